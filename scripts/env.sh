@@ -1,0 +1,50 @@
+# Source me (bash): `. scripts/env.sh` from any directory, after scripts/setup.sh.
+# Activates the venv and exports what the pip-installed ROS 2 Jazzy and our vision_msgs build
+# need. Everything is exported, so subprocesses (nodes started with subprocess.Popen, console
+# scripts in the venv, pytest) inherit it. Re-sourcing does not grow the path variables.
+
+_sp_repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+_sp_venv="${SEG_PERCEPTION_VENV:-$_sp_repo/.venv}"
+_sp_vm="$_sp_venv/opt/vision_msgs"
+
+if [ ! -f "$_sp_venv/bin/activate" ]; then
+    echo "env.sh: no venv at $_sp_venv; run $_sp_repo/scripts/setup.sh first" >&2
+    unset _sp_repo _sp_venv _sp_vm
+    return 1 2>/dev/null || exit 1
+fi
+# shellcheck disable=SC1091
+. "$_sp_venv/bin/activate"
+
+# _sp_prepend VAR DIR...: put DIRs in front of $VAR, dropping earlier copies of them.
+_sp_prepend() {
+    local var="$1" dir out
+    shift
+    out="${!var:-}"
+    for dir in "$@"; do
+        out=":$out:"
+        out="${out//:$dir:/:}"
+        out="${out#:}"
+        out="${out%:}"
+    done
+    out="$(IFS=:; echo "$*")${out:+:$out}"
+    export "$var=$out"
+}
+
+# ROS looks packages (and message type supports) up in the ament index of these prefixes.
+_sp_prepend AMENT_PREFIX_PATH "$_sp_vm" "$_sp_venv"
+_sp_prepend CMAKE_PREFIX_PATH "$_sp_vm" "$_sp_venv"
+# Shared libraries: the wheels put theirs in $VENV/lib and site-packages/ros_*.libs; rclpy finds
+# type-support libraries (ours too) by searching LD_LIBRARY_PATH.
+_sp_prepend LD_LIBRARY_PATH "$_sp_vm/lib" "$_sp_venv/lib" \
+    $(ls -d "$_sp_venv"/lib/python3.11/site-packages/ros_*.libs 2>/dev/null)
+_sp_prepend PYTHONPATH "$_sp_vm/lib/python3.11/site-packages"
+# The wheels' ros_wheels_bootstrapper.pth re-executes every Python start-up to set
+# LD_LIBRARY_PATH (without our vision_msgs). It is complete already: skip the re-exec.
+export _ROS_WHEELS_BOOTSTRAP_COMPLETE=1
+export RMW_IMPLEMENTATION="${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}"
+# Large images over best-effort QoS need a bigger shared-memory segment (see the file's comment);
+# a profile the user chose already is kept.
+export FASTRTPS_DEFAULT_PROFILES_FILE="${FASTRTPS_DEFAULT_PROFILES_FILE:-$_sp_repo/dds/fastdds_large_images.xml}"
+
+unset -f _sp_prepend
+unset _sp_repo _sp_venv _sp_vm

@@ -1,0 +1,1 @@
+"""Segmentation backends; see ``registry`` for the available names."""

@@ -1,0 +1,71 @@
+"""The interface every segmentation backend implements."""
+
+import abc
+from dataclasses import dataclass, field
+from typing import Dict, Sequence, Tuple
+
+import numpy as np
+
+from seg_perception.structures import PanopticResult
+
+
+class BackendError(RuntimeError):
+    """A backend could not be built or could not process a batch (message says why)."""
+
+
+@dataclass(frozen=True)
+class BackendOptions:
+    """Settings common to all backends (each backend reads what applies to it).
+
+    Attributes:
+        weights_path: checkpoint file; empty = look in ``weights_dirs`` and the cache.
+        weights_dirs: directories searched for the checkpoint before the cache.
+        allow_download: download a missing checkpoint from its authors.
+        device: ``'auto'``, ``'cpu'``, ``'cuda'`` or ``'cuda:N'``.
+        half: run in float16 on CUDA devices (ignored on the CPU).
+        input_width: network input width in pixels (0 = the backend's default).
+        input_height: network input height in pixels (0 = the backend's default).
+        model_scale: width multiplier of scalable networks (ESPNetv2: 0.5..2.0).
+        min_instance_area_px: instances smaller than this (input pixels) are dropped.
+        extra: backend-specific settings.
+
+    """
+
+    weights_path: str = ''
+    weights_dirs: Tuple[str, ...] = ()
+    allow_download: bool = True
+    device: str = 'auto'
+    half: bool = False
+    input_width: int = 0
+    input_height: int = 0
+    model_scale: float = 2.0
+    min_instance_area_px: float = 64.0
+    extra: Dict[str, str] = field(default_factory=dict)
+
+
+class Segmenter(abc.ABC):
+    """Turns a batch of RGB images into panoptic results in the canonical taxonomy."""
+
+    #: Registry name of the backend, e.g. ``'espnetv2'``.
+    name: str = ''
+
+    @property
+    @abc.abstractmethod
+    def class_ids(self) -> Tuple[int, ...]:
+        """Canonical class ids this backend can output, ascending."""
+
+    @abc.abstractmethod
+    def segment(self, images: Sequence[np.ndarray]) -> Tuple[PanopticResult, ...]:
+        """Segment a batch of images.
+
+        Args:
+            images: each (H_i, W_i, 3) uint8 RGB; sizes may differ between images.
+
+        Returns:
+            one result per image, in order. Boxes in each result are in that image's pixels;
+            the label maps may be at a working resolution (the pipeline resizes them).
+
+        """
+
+    def release(self) -> None:
+        """Free large buffers and accelerator memory; the default does nothing."""

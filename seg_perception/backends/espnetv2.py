@@ -1,0 +1,160 @@
+"""ESPNetv2 trained on Cityscapes (Mehta et al., CVPR 2019) as a segmentation backend.
+
+Checkpoints: the authors' ``espnetv2_s_{1.0,2.0}_city_1024x512.pth`` from sacmehta/EdgeNets.
+Recipe (the authors' test script): RGB, bilinear resize to 1024x512, /255, ImageNet mean/std.
+The network is semantic only; thing instances come from connected components.
+"""
+
+from typing import Sequence, Tuple
+
+import cv2
+import numpy as np
+import torch
+
+from seg_perception import taxonomy
+from seg_perception.backends.base import BackendError, BackendOptions, Segmenter
+from seg_perception.backends.espnetv2_net import ESPNetv2Segmentation, INPUT_DIVISOR
+from seg_perception.backends.torch_device import select_device
+from seg_perception.instances import panoptic_from_semantic
+from seg_perception.structures import PanopticResult
+from seg_perception.weights import resolve_weights, WeightsError, WeightsSpec
+
+_EDGENETS_COMMIT = '2b232d3f7fb60658755dad1ebca0ffc895cc795e'
+_EDGENETS_ZOO = (
+    f'https://github.com/sacmehta/EdgeNets/raw/{_EDGENETS_COMMIT}'
+    '/model/segmentation/model_zoo/espnetv2/'
+)
+
+#: Published Cityscapes checkpoints by width multiplier.
+CHECKPOINTS = {
+    1.0: WeightsSpec(
+        'espnetv2_s_1.0_city_1024x512.pth',
+        '0918c833fed889e32901ce739b1784fdd2b79f95a9aea199a469ca3394dd7a14',
+        _EDGENETS_ZOO + 'espnetv2_s_1.0_city_1024x512.pth'),
+    2.0: WeightsSpec(
+        'espnetv2_s_2.0_city_1024x512.pth',
+        'a72d59699801c7ce8e8b89a53af9097eaaa60dc12180ecde86fd700ba1222fe8',
+        _EDGENETS_ZOO + 'espnetv2_s_2.0_city_1024x512.pth'),
+}
+
+DEFAULT_INPUT_SIZE = (1024, 512)
+_NUM_OUTPUTS = 20  # 19 Cityscapes train ids + background (index 19 -> unlabeled)
+_IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32) * 255.0
+_IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32) * 255.0
+
+
+class ESPNetv2Backend(Segmenter):
+    """Cityscapes ESPNetv2 with canonical labels and connected-component instances."""
+
+    name = 'espnetv2'
+
+    def __init__(self, options: BackendOptions = BackendOptions()):
+        self._options = options
+        width = options.input_width or DEFAULT_INPUT_SIZE[0]
+        height = options.input_height or DEFAULT_INPUT_SIZE[1]
+        if width % INPUT_DIVISOR or height % INPUT_DIVISOR or width <= 0 or height <= 0:
+            raise BackendError(
+                f'espnetv2 input size {width}x{height} must be positive multiples of '
+                f'{INPUT_DIVISOR} (the authors use 1024x512)')
+        self.input_size = (width, height)
+        if options.model_scale not in CHECKPOINTS:
+            raise BackendError(
+                f'espnetv2 model_scale {options.model_scale} has no Cityscapes checkpoint; '
+                f'use one of {sorted(CHECKPOINTS)}')
+        self.device = select_device(options.device)
+        self._half = bool(options.half and self.device.type == 'cuda')
+        path = resolve_weights(
+            CHECKPOINTS[options.model_scale], options.weights_path, options.weights_dirs,
+            allow_download=options.allow_download)
+        self.weights_path = path
+        self.network = _load_network(path, options.model_scale).to(self.device)
+        if self._half:
+            self.network.half()
+        self._label_table = torch.from_numpy(
+            taxonomy.cityscapes_train_id_table()[:_NUM_OUTPUTS].copy()).to(self.device)
+        self._mean = torch.from_numpy(_IMAGENET_MEAN).to(self.device).view(1, 3, 1, 1)
+        self._inv_std = torch.from_numpy(1.0 / _IMAGENET_STD).to(self.device).view(1, 3, 1, 1)
+
+    @property
+    def class_ids(self) -> Tuple[int, ...]:
+        """Canonical ids of the 19 Cityscapes classes."""
+        table = taxonomy.cityscapes_train_id_table()[:_NUM_OUTPUTS]
+        return tuple(sorted(int(c) for c in set(table.tolist()) - {taxonomy.UNLABELED}))
+
+    def preprocess(self, images: Sequence[np.ndarray]) -> torch.Tensor:
+        """Resize and normalise a batch.
+
+        Args:
+            images: each (H, W, 3) uint8 RGB.
+
+        Returns:
+            (N, 3, input_height, input_width) float tensor on the backend's device.
+
+        """
+        width, height = self.input_size
+        resized = np.stack([_resize_rgb(image, width, height) for image in images])
+        batch = torch.from_numpy(resized).to(self.device).permute(0, 3, 1, 2).float()
+        batch = (batch - self._mean) * self._inv_std
+        return batch.half() if self._half else batch
+
+    @torch.inference_mode()
+    def infer_labels(self, batch: torch.Tensor) -> Tuple[np.ndarray, np.ndarray]:
+        """Run the network and label every pixel.
+
+        Args:
+            batch: output of ``preprocess``.
+
+        Returns:
+            (labels, confidence): (N, h, w) uint8 canonical ids and (N, h, w) float32 softmax
+            probability of the chosen class, at the network's input resolution.
+
+        """
+        logits = self.network(batch).float()
+        confidence, train_ids = torch.softmax(logits, dim=1).max(dim=1)
+        labels = self._label_table[train_ids]
+        return labels.cpu().numpy(), confidence.cpu().numpy()
+
+    def segment(self, images: Sequence[np.ndarray]) -> Tuple[PanopticResult, ...]:
+        """Segment a batch of (H, W, 3) uint8 RGB images; see ``Segmenter.segment``."""
+        if not images:
+            return ()
+        labels, confidence = self.infer_labels(self.preprocess(images))
+        return tuple(
+            panoptic_from_semantic(
+                labels[i], images[i].shape[:2], self._options.min_instance_area_px,
+                confidence[i])
+            for i in range(len(images))
+        )
+
+    def release(self) -> None:
+        """Drop the network and free accelerator memory."""
+        self.network = None
+        if self.device.type == 'cuda':
+            torch.cuda.empty_cache()
+
+
+def _resize_rgb(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Resize (H, W, 3) uint8 to (height, width, 3).
+
+    Area averaging when shrinking (no aliasing from 1080p down), bilinear when enlarging.
+    """
+    if image.shape[:2] == (height, width):
+        return image
+    shrinking = image.shape[0] * image.shape[1] > width * height
+    method = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    return cv2.resize(image, (width, height), interpolation=method)
+
+
+def _load_network(path, scale: float) -> torch.nn.Module:
+    try:
+        state = torch.load(str(path), map_location='cpu', weights_only=True)
+    except Exception as error:  # torch raises several types for corrupt or foreign files
+        raise WeightsError(f'cannot read checkpoint {path}: {error}') from error
+    network = ESPNetv2Segmentation(scale=scale, num_classes=_NUM_OUTPUTS)
+    try:
+        network.load_state_dict(state, strict=True)
+    except (RuntimeError, TypeError, AttributeError) as error:
+        raise WeightsError(
+            f'checkpoint {path} does not fit ESPNetv2 s={scale} (strict key match): {error}'
+        ) from error
+    return network.eval()

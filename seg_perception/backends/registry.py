@@ -1,0 +1,39 @@
+"""Backends by name; each is imported only when asked for, so heavy imports stay optional."""
+
+import importlib
+from typing import Dict, Tuple
+
+from seg_perception.backends.base import BackendError, BackendOptions, Segmenter
+
+
+# name -> ('module', 'ClassName', 'pip packages needed')
+_BACKENDS: Dict[str, Tuple[str, str, str]] = {
+    'espnetv2': ('seg_perception.backends.espnetv2', 'ESPNetv2Backend', 'torch opencv-python'),
+}
+
+
+def available_backends() -> Tuple[str, ...]:
+    """Names accepted by ``create_backend``, sorted."""
+    return tuple(sorted(_BACKENDS))
+
+
+def create_backend(name: str, options: BackendOptions = BackendOptions()) -> Segmenter:
+    """Build the backend called ``name``.
+
+    Raises:
+        BackendError: unknown name (the message lists the known ones) or a missing optional
+            dependency (the message says what to install).
+
+    """
+    if name not in _BACKENDS:
+        raise BackendError(
+            f'unknown backend {name!r}; available: {", ".join(available_backends())}')
+    module_name, class_name, requirements = _BACKENDS[name]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise BackendError(
+            f'backend {name!r} needs {requirements}: import failed ({error}); '
+            f'install with: pip install {requirements}'
+        ) from error
+    return getattr(module, class_name)(options)

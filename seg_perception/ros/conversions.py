@@ -1,0 +1,155 @@
+"""sensor_msgs images <-> numpy arrays, with every malformed message turned into a clear error.
+
+Plain numpy views over the message buffer are used rather than cv_bridge: for the encodings below
+they avoid a copy and need no compiled ROS package; cv_bridge is used, when importable, for
+encodings outside this table.
+"""
+
+import array
+from typing import Dict, Tuple
+
+import cv2
+import numpy as np
+from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Header
+
+# encoding -> (channels, numpy dtype, cv2 code to RGB or None when already RGB / grey)
+_ENCODINGS: Dict[str, Tuple[int, str, object]] = {
+    'rgb8': (3, 'u1', None),
+    'bgr8': (3, 'u1', cv2.COLOR_BGR2RGB),
+    'rgba8': (4, 'u1', cv2.COLOR_RGBA2RGB),
+    'bgra8': (4, 'u1', cv2.COLOR_BGRA2RGB),
+    'mono8': (1, 'u1', cv2.COLOR_GRAY2RGB),
+    '8UC1': (1, 'u1', cv2.COLOR_GRAY2RGB),
+    '8UC3': (3, 'u1', cv2.COLOR_BGR2RGB),
+    'mono16': (1, 'u2', cv2.COLOR_GRAY2RGB),
+    'rgb16': (3, 'u2', None),
+    'bgr16': (3, 'u2', cv2.COLOR_BGR2RGB),
+    # OpenCV names a Bayer pattern by its second row, hence the apparent mismatch.
+    'bayer_rggb8': (1, 'u1', cv2.COLOR_BayerBG2RGB),
+    'bayer_bggr8': (1, 'u1', cv2.COLOR_BayerRG2RGB),
+    'bayer_gbrg8': (1, 'u1', cv2.COLOR_BayerGR2RGB),
+    'bayer_grbg8': (1, 'u1', cv2.COLOR_BayerGB2RGB),
+    'uyvy': (2, 'u1', cv2.COLOR_YUV2RGB_UYVY),
+    'yuv422': (2, 'u1', cv2.COLOR_YUV2RGB_UYVY),
+    'yuyv': (2, 'u1', cv2.COLOR_YUV2RGB_YUY2),
+    'yuv422_yuy2': (2, 'u1', cv2.COLOR_YUV2RGB_YUY2),
+}
+
+SUPPORTED_ENCODINGS = tuple(sorted(_ENCODINGS))
+
+#: Images larger than this many pixels are rejected (a corrupt header, not a camera).
+MAX_PIXELS = 100_000_000
+
+
+class ImageConversionError(ValueError):
+    """An image message cannot be turned into an RGB array (message says why)."""
+
+
+def image_msg_to_rgb(msg: Image) -> np.ndarray:
+    """Convert a ``sensor_msgs/Image`` to RGB.
+
+    Returns:
+        (height, width, 3) uint8 RGB; a view of the message buffer when the encoding is rgb8
+        with no row padding, a new array otherwise. 16-bit images are scaled to 8 bits.
+
+    Raises:
+        ImageConversionError: unsupported encoding, zero or absurd size, a step too small for the
+            width, or data shorter than height * step.
+
+    """
+    height, width, step = int(msg.height), int(msg.width), int(msg.step)
+    if height <= 0 or width <= 0:
+        raise ImageConversionError(f'image has zero size ({width}x{height})')
+    if height * width > MAX_PIXELS:
+        raise ImageConversionError(f'image size {width}x{height} exceeds {MAX_PIXELS} pixels')
+    encoding = msg.encoding
+    if encoding not in _ENCODINGS:
+        return _convert_with_cv_bridge(msg)
+    channels, dtype_code, to_rgb = _ENCODINGS[encoding]
+    dtype = np.dtype(dtype_code).newbyteorder('>' if msg.is_bigendian else '<')
+    row_bytes = width * channels * dtype.itemsize
+    if step < row_bytes:
+        raise ImageConversionError(
+            f'step {step} is smaller than width * bytes per pixel = {row_bytes} '
+            f'({encoding}, width {width})')
+    data = msg.data
+    if len(data) < height * step:
+        raise ImageConversionError(
+            f'data has {len(data)} bytes, expected height * step = {height * step} '
+            f'({width}x{height} {encoding}, step {step}): truncated message')
+    if step % dtype.itemsize:
+        raise ImageConversionError(f'step {step} is not a multiple of {dtype.itemsize} bytes')
+    buffer = np.frombuffer(data, dtype=np.uint8, count=height * step).reshape(height, step)
+    pixels = buffer[:, :row_bytes].view(dtype).reshape(height, width, channels)
+    if dtype.itemsize == 2:
+        pixels = (pixels >> 8).astype(np.uint8)
+    if to_rgb is None:
+        return pixels
+    source = pixels[:, :, 0] if channels == 1 else pixels
+    return cv2.cvtColor(np.ascontiguousarray(source), to_rgb)
+
+
+def compressed_msg_to_rgb(msg: CompressedImage) -> np.ndarray:
+    """Decode a ``sensor_msgs/CompressedImage`` (jpeg, png, ...) to (H, W, 3) uint8 RGB.
+
+    Raises:
+        ImageConversionError: empty or undecodable data.
+
+    """
+    if len(msg.data) == 0:
+        raise ImageConversionError(f'compressed image ({msg.format!r}) has no data')
+    encoded = np.frombuffer(msg.data, dtype=np.uint8)
+    bgr = cv2.imdecode(encoded, cv2.IMREAD_COLOR)
+    if bgr is None or bgr.size == 0:
+        raise ImageConversionError(
+            f'cannot decode compressed image ({msg.format!r}, {len(msg.data)} bytes): '
+            'corrupt or unsupported data')
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def array_to_image_msg(pixels: np.ndarray, header: Header, encoding: str) -> Image:
+    """Build a ``sensor_msgs/Image`` holding ``pixels``.
+
+    Args:
+        pixels: (H, W) uint8 for ``mono8``, (H, W) uint16 for ``mono16``, (H, W, 3) uint8 for
+            ``rgb8``.
+        header: copied into the message (stamp and frame_id).
+        encoding: ``'mono8'``, ``'mono16'`` or ``'rgb8'``.
+
+    """
+    expected = {'mono8': (2, np.uint8), 'mono16': (2, np.uint16), 'rgb8': (3, np.uint8)}
+    if encoding not in expected:
+        raise ValueError(f'cannot publish encoding {encoding!r}')
+    ndim, dtype = expected[encoding]
+    if pixels.ndim != ndim or pixels.dtype != dtype:
+        raise ValueError(
+            f'{encoding} needs a {ndim}-D {np.dtype(dtype).name} array, got {pixels.shape} '
+            f'{pixels.dtype}')
+    pixels = np.ascontiguousarray(pixels)
+    if pixels.dtype.byteorder == '>':
+        pixels = pixels.astype(pixels.dtype.newbyteorder('<'))
+    msg = Image()
+    msg.header = header
+    msg.height, msg.width = int(pixels.shape[0]), int(pixels.shape[1])
+    msg.encoding = encoding
+    msg.is_bigendian = 0
+    msg.step = int(pixels.strides[0])
+    # array.array from bytes is one memcpy; assigning a list or bytes iterates per element.
+    msg.data = array.array('B', pixels.tobytes())
+    return msg
+
+
+def _convert_with_cv_bridge(msg: Image) -> np.ndarray:
+    try:
+        from cv_bridge import CvBridge, CvBridgeError
+    except ImportError:
+        raise ImageConversionError(
+            f'unsupported encoding {msg.encoding!r}; supported: {", ".join(SUPPORTED_ENCODINGS)}'
+        ) from None
+    try:
+        return CvBridge().imgmsg_to_cv2(msg, desired_encoding='rgb8')
+    except (CvBridgeError, TypeError, ValueError) as error:
+        raise ImageConversionError(
+            f'unsupported encoding {msg.encoding!r} ({error}); '
+            f'supported: {", ".join(SUPPORTED_ENCODINGS)}') from error

@@ -1,0 +1,207 @@
+"""The ROS 2 node: camera topics in, segmentation topics out (see the topic contract in README)."""
+
+from dataclasses import dataclass, field
+import sys
+import threading
+import time
+from typing import Any, Dict, List, Optional
+
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from sensor_msgs.msg import CompressedImage, Image
+from vision_msgs.msg import LabelInfo
+
+from seg_perception import topics
+from seg_perception.backends.base import BackendError
+from seg_perception.backends.registry import create_backend
+from seg_perception.overlay import render_overlay
+from seg_perception.pipeline import Pipeline
+from seg_perception.rate_limit import message_kind, RateLimiter
+from seg_perception.ros import parameters
+from seg_perception.ros.conversions import (array_to_image_msg, compressed_msg_to_rgb,
+                                            image_msg_to_rgb, ImageConversionError)
+from seg_perception.ros.messages import label_info_msg
+from seg_perception.structures import Frame, FrameResult
+from seg_perception.tracking.tracker import Tracker
+from seg_perception.weights import WeightsError
+
+#: Seconds between two log lines about the same kind of bad input on one camera.
+_WARN_PERIOD_S = 5.0
+
+
+@dataclass
+class CameraStream:
+    """State of one input topic: its publishers, its newest pending message and counters."""
+
+    topic: str
+    namespace: str
+    compressed: bool
+    publishers: Dict[str, Any] = field(default_factory=dict)
+    subscription: Any = None
+    pending: Any = None
+    pending_received_s: float = 0.0
+    received: int = 0
+    processed: int = 0
+    dropped: int = 0
+    rejected: int = 0
+
+
+class SegmentationNode(Node):
+    """Segments every camera of ``image_topics`` and publishes the contract's outputs.
+
+    Image callbacks only keep the newest message per camera; a worker thread takes the newest
+    message of every camera that has one, runs them through the model as one batch and publishes.
+    A message replaced before the worker took it is counted as dropped, so latency stays bounded
+    when cameras are faster than the model.
+    """
+
+    def __init__(self, pipeline: Optional[Pipeline] = None, **kwargs):
+        super().__init__('seg_perception', **kwargs)
+        parameters.declare_parameters(self)
+        self.settings = parameters.read_settings(self)
+        if pipeline is None:
+            segmenter = create_backend(self.settings.backend, self.settings.backend_options)
+            pipeline = Pipeline(segmenter, Tracker)
+        self.pipeline = pipeline
+        self._overlay_alpha = self.settings.overlay_alpha
+        self._condition = threading.Condition()
+        self._log_limiter = RateLimiter(_WARN_PERIOD_S)
+        self._stopping = False
+        self.streams: List[CameraStream] = [self._open_stream(t) for t in
+                                            self.settings.image_topics]
+        self._worker = threading.Thread(target=self._work, name='segmentation', daemon=True)
+        self._worker.start()
+        self.get_logger().info(
+            f'segmenting {", ".join(self.settings.image_topics)} with '
+            f'{self.settings.backend} on {getattr(self.pipeline.segmenter, "device", "?")}')
+
+    def _open_stream(self, topic: str) -> CameraStream:
+        stream = CameraStream(topic=topic, namespace=topics.camera_namespace(topic),
+                              compressed=topics.is_compressed_topic(topic))
+        names = topics.output_topics(topic)
+        out_qos = parameters.output_qos(self.settings)
+        stream.publishers = {
+            'semantic': self.create_publisher(Image, names['semantic'], out_qos),
+            'instances': self.create_publisher(Image, names['instances'], out_qos),
+            'overlay': self.create_publisher(Image, names['overlay'], out_qos),
+            'label_info': self.create_publisher(
+                LabelInfo, names['label_info'], parameters.latched_qos()),
+        }
+        stream.publishers['label_info'].publish(
+            label_info_msg(self.pipeline.segmenter.class_ids, self.get_clock().now().to_msg()))
+        message_type = CompressedImage if stream.compressed else Image
+        stream.subscription = self.create_subscription(
+            message_type, topic, lambda msg, s=stream: self._on_image(s, msg),
+            parameters.input_qos(self.settings))
+        return stream
+
+    def _on_image(self, stream: CameraStream, msg) -> None:
+        with self._condition:
+            stream.received += 1
+            if stream.pending is not None:
+                stream.dropped += 1
+            stream.pending = msg
+            stream.pending_received_s = time.monotonic()
+            self._condition.notify()
+
+    def _take_pending(self) -> List:
+        with self._condition:
+            while not self._stopping and not any(s.pending is not None for s in self.streams):
+                self._condition.wait(timeout=0.5)
+            taken = [(s, s.pending, s.pending_received_s) for s in self.streams
+                     if s.pending is not None]
+            for stream, _, _ in taken:
+                stream.pending = None
+            return taken
+
+    def _work(self) -> None:
+        while not self._stopping:
+            taken = self._take_pending()
+            batch = []
+            for stream, msg, received_s in taken:
+                frame = self._to_frame(stream, msg)
+                if frame is not None:
+                    batch.append((stream, msg, frame, received_s))
+            if not batch:
+                continue
+            try:
+                results = self.pipeline.process_batch([frame for _, _, frame, _ in batch])
+            except Exception as error:  # a backend failure must not stop the node
+                self._log_limited('error', self.settings.backend,
+                                  f'segmentation failed, {len(batch)} frame(s) skipped: '
+                                  f'{type(error).__name__}: {error}')
+                continue
+            for (stream, msg, _, received_s), result in zip(batch, results):
+                for warning in result.warnings:
+                    self._log_limited('warning', stream.topic, warning)
+                self._publish(stream, msg, result)
+                stream.processed += 1
+                self.get_logger().debug(
+                    f'{stream.topic}: latency {1000.0 * (time.monotonic() - received_s):.1f} ms '
+                    f'(segment {result.timings_ms.get("segment", 0.0):.1f} ms)')
+
+    def _to_frame(self, stream: CameraStream, msg) -> Optional[Frame]:
+        try:
+            rgb = compressed_msg_to_rgb(msg) if stream.compressed else image_msg_to_rgb(msg)
+            stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+            return Frame(image=rgb, stamp_ns=stamp_ns, frame_id=msg.header.frame_id,
+                         camera=stream.namespace)
+        except (ImageConversionError, ValueError) as error:
+            stream.rejected += 1
+            self._log_limited('warning', stream.topic, f'frame rejected: {error}')
+            return None
+
+    def _log_limited(self, level: str, source: str, text: str) -> None:
+        """Log at ``level``, at most once per period for each kind of message from a source."""
+        suppressed = self._log_limiter.allow((source, message_kind(text)))
+        if suppressed is not None:
+            more = f' ({suppressed} more like it suppressed)' if suppressed else ''
+            getattr(self.get_logger(), level)(f'{source}: {text}{more}')
+
+    def _publish(self, stream: CameraStream, msg, result: FrameResult) -> None:
+        header = msg.header
+        stream.publishers['semantic'].publish(
+            array_to_image_msg(result.semantic, header, 'mono8'))
+        stream.publishers['instances'].publish(
+            array_to_image_msg(result.instances, header, 'mono16'))
+        overlay_publisher = stream.publishers['overlay']
+        if overlay_publisher.get_subscription_count() > 0:
+            overlay = render_overlay(result.frame.image, result.semantic, result.instances,
+                                     self._overlay_alpha)
+            overlay_publisher.publish(array_to_image_msg(overlay, header, 'rgb8'))
+
+    def stop(self) -> None:
+        """Stop the worker thread and release the model."""
+        with self._condition:
+            self._stopping = True
+            self._condition.notify_all()
+        if self._worker.is_alive():
+            self._worker.join(timeout=10.0)
+        self.pipeline.segmenter.release()
+
+
+def main(args=None) -> int:
+    """Entry point of ``seg_perception_node``."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = SegmentationNode()
+        rclpy.spin(node)
+    except (WeightsError, BackendError, ValueError) as error:
+        # Configuration errors: say what is wrong once, clearly, and exit non-zero.
+        rclpy.logging.get_logger('seg_perception').fatal(str(error))
+        return 1
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.stop()
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""The node's parameters: declared with descriptions and ranges, read into one settings object."""
+
+from dataclasses import dataclass
+from typing import Any, List, Tuple
+
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.node import Node
+from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy)
+
+from seg_perception.backends.base import BackendOptions
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    """One declared parameter: name, default, description, optional numeric range."""
+
+    name: str
+    default: Any
+    description: str
+    minimum: float = None
+    maximum: float = None
+    step: float = 0
+    read_only: bool = True
+
+
+PARAMETERS: Tuple[ParameterSpec, ...] = (
+    ParameterSpec('image_topics', ['/camera/image_raw'],
+                  'Camera topics; a name ending in /compressed is sensor_msgs/CompressedImage, '
+                  'anything else sensor_msgs/Image.'),
+    ParameterSpec('backend', 'espnetv2', 'Segmentation backend name.'),
+    ParameterSpec('weights_path', '', 'Checkpoint file; empty = search weights_dir, then the '
+                  'cache ($SEG_PERCEPTION_WEIGHTS_DIR or ~/.cache/seg_perception/weights).'),
+    ParameterSpec('weights_dir', '', 'Directory searched for the checkpoint before the cache.'),
+    ParameterSpec('allow_download', True,
+                  'Download a missing checkpoint from its authors into the cache.'),
+    ParameterSpec('device', 'auto', 'Inference device: auto, cpu, cuda or cuda:N.'),
+    ParameterSpec('half_precision', False, 'Run the network in float16 on CUDA.'),
+    ParameterSpec('model_scale', 2.0, 'Width multiplier of the network (ESPNetv2: 1.0 or 2.0).',
+                  0.5, 2.0),
+    ParameterSpec('input_width', 1024, 'Network input width, pixels (multiple of 16).',
+                  16, 4096, 16),
+    ParameterSpec('input_height', 512, 'Network input height, pixels (multiple of 16).',
+                  16, 4096, 16),
+    ParameterSpec('min_instance_area_px', 64.0,
+                  'Thing regions smaller than this many input pixels get no instance.',
+                  0.0, 1e7),
+    ParameterSpec('qos_reliability', 'best_effort',
+                  'Reliability of the image subscriptions: best_effort or reliable.'),
+    ParameterSpec('qos_depth', 1, 'History depth of the image subscriptions.', 1, 100, 1),
+    ParameterSpec('output_qos_depth', 2, 'History depth of the output publishers.', 1, 100, 1),
+    ParameterSpec('overlay_alpha', 0.5, 'Weight of the class colours in the overlay.', 0.0, 1.0,
+                  read_only=False),
+)
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    """The parameters' values, read once at start."""
+
+    image_topics: Tuple[str, ...]
+    backend: str
+    backend_options: BackendOptions
+    qos_reliability: str
+    qos_depth: int
+    output_qos_depth: int
+    overlay_alpha: float
+
+
+def declare_parameters(node: Node) -> None:
+    """Declare every parameter of ``PARAMETERS`` on ``node`` with its descriptor."""
+    for spec in PARAMETERS:
+        descriptor = ParameterDescriptor(description=spec.description, read_only=spec.read_only)
+        if spec.minimum is not None and isinstance(spec.default, int) \
+                and not isinstance(spec.default, bool):
+            descriptor.integer_range = [IntegerRange(
+                from_value=int(spec.minimum), to_value=int(spec.maximum), step=int(spec.step))]
+        elif spec.minimum is not None:
+            descriptor.floating_point_range = [FloatingPointRange(
+                from_value=float(spec.minimum), to_value=float(spec.maximum),
+                step=float(spec.step))]
+        node.declare_parameter(spec.name, spec.default, descriptor)
+
+
+def read_settings(node: Node) -> NodeSettings:
+    """Read the declared parameters into a ``NodeSettings``.
+
+    Raises:
+        ValueError: a value outside what the node accepts (message names the parameter).
+
+    """
+    def value(name: str) -> Any:
+        return node.get_parameter(name).value
+
+    topics: List[str] = [t for t in value('image_topics') if t.strip()]
+    if not topics:
+        raise ValueError('parameter image_topics is empty: name at least one camera topic')
+    if len(set(topics)) != len(topics):
+        raise ValueError(f'parameter image_topics names a topic twice: {topics}')
+    reliability = value('qos_reliability')
+    if reliability not in ('best_effort', 'reliable'):
+        raise ValueError(
+            f'parameter qos_reliability must be best_effort or reliable, got {reliability!r}')
+    options = BackendOptions(
+        weights_path=value('weights_path'),
+        weights_dirs=(value('weights_dir'),) if value('weights_dir') else (),
+        allow_download=value('allow_download'),
+        device=value('device'),
+        half=value('half_precision'),
+        input_width=value('input_width'),
+        input_height=value('input_height'),
+        model_scale=float(value('model_scale')),
+        min_instance_area_px=float(value('min_instance_area_px')),
+    )
+    return NodeSettings(
+        image_topics=tuple(topics),
+        backend=value('backend'),
+        backend_options=options,
+        qos_reliability=reliability,
+        qos_depth=value('qos_depth'),
+        output_qos_depth=value('output_qos_depth'),
+        overlay_alpha=float(value('overlay_alpha')),
+    )
+
+
+def input_qos(settings: NodeSettings) -> QoSProfile:
+    """Return the image subscriptions' QoS (by default sensor-data: best effort, depth 1)."""
+    reliability = (ReliabilityPolicy.BEST_EFFORT if settings.qos_reliability == 'best_effort'
+                   else ReliabilityPolicy.RELIABLE)
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=settings.qos_depth,
+                      reliability=reliability, durability=DurabilityPolicy.VOLATILE)
+
+
+def output_qos(settings: NodeSettings) -> QoSProfile:
+    """Return the per-frame outputs' QoS: reliable, which readers of either kind match."""
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=settings.output_qos_depth,
+                      reliability=ReliabilityPolicy.RELIABLE,
+                      durability=DurabilityPolicy.VOLATILE)
+
+
+def latched_qos() -> QoSProfile:
+    """Return the QoS of ``label_info``: transient local, so late subscribers get it."""
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                      reliability=ReliabilityPolicy.RELIABLE,
+                      durability=DurabilityPolicy.TRANSIENT_LOCAL)

@@ -1,0 +1,48 @@
+"""``seg-perception``: the command-line tools, one sub-command each."""
+
+import argparse
+import sys
+from typing import List, Optional
+
+from seg_perception.tools import bench, drive, semantic_eval
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser with every sub-command."""
+    parser = argparse.ArgumentParser(
+        prog='seg-perception', description='Tools of the seg_perception ROS 2 package.')
+    commands = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
+
+    drive_parser = commands.add_parser(
+        'drive', help='run the node on an image folder or video through the ROS graph',
+        description=drive.__doc__)
+    drive.add_arguments(drive_parser)
+    drive_parser.set_defaults(handler=drive.run)
+
+    evaluate_parser = commands.add_parser('evaluate', help='score results against ground truth')
+    evaluations = evaluate_parser.add_subparsers(dest='evaluation', required=True,
+                                                 metavar='KIND')
+    semantic_parser = evaluations.add_parser(
+        'semantic', help='mIoU per class of semantic PNGs', description=semantic_eval.__doc__)
+    semantic_eval.add_arguments(semantic_parser)
+    semantic_parser.set_defaults(handler=semantic_eval.run)
+
+    bench_parser = commands.add_parser('bench', help='print the benchmark table',
+                                       description=bench.__doc__)
+    bench.add_arguments(bench_parser)
+    bench_parser.set_defaults(handler=bench.run)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Entry point of ``seg-perception``."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except (FileNotFoundError, ValueError) as error:
+        print(f'seg-perception {args.command}: error: {error}', file=sys.stderr)
+        return 2
+
+
+if __name__ == '__main__':
+    sys.exit(main())

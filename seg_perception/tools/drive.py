@@ -1,0 +1,131 @@
+"""``seg-perception drive``: run the node on a recorded drive through the ROS graph.
+
+Starts ``seg_perception_node`` as its own process with a parameter file, publishes the frames
+of an image folder or video as a camera topic in lock-step with the node's outputs, writes the
+overlay and semantic images, and prints the end-to-end latency of every frame.
+"""
+
+import argparse
+import os
+from pathlib import Path
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from typing import List, Optional
+
+import cv2
+import numpy as np
+
+from seg_perception.tools import paths
+from seg_perception.tools.image_source import iter_frames
+
+
+def node_command(params_file: Path, image_topic: str, weights_dir: str = '',
+                 extra: List[str] = ()) -> List[str]:
+    """Command line that starts the node on ``image_topic`` with ``params_file``."""
+    executable = shutil.which('seg_perception_node')
+    command = [executable] if executable else [sys.executable, '-m', 'seg_perception.ros.node']
+    command += ['--ros-args', '--params-file', str(params_file),
+                '-p', f'image_topics:=[{image_topic}]']
+    if weights_dir:
+        command += ['-p', f'weights_dir:={weights_dir}']
+    return command + list(extra)
+
+
+def start_node(command: List[str], log_path: Optional[Path] = None) -> subprocess.Popen:
+    """Start the node in its own process group (so it can be stopped with its children)."""
+    output = open(log_path, 'w') if log_path else subprocess.DEVNULL
+    return subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT,
+                            start_new_session=True, env=os.environ.copy())
+
+
+def stop_node(process: subprocess.Popen, timeout_s: float = 10.0) -> int:
+    """Interrupt the node like Ctrl-C; kill it if it does not exit in time. Returns its code."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    return process.returncode
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``seg-perception drive``."""
+    default_source = paths.sample_path('camvid_samples', 'images')
+    default_weights = paths.sample_path('weights', 'espnetv2_edgenets')
+    parser.add_argument('source', nargs='?', type=Path, default=default_source,
+                        help=f'image folder or video file (default: {default_source})')
+    parser.add_argument('--out', type=Path, default=Path('drive_out'),
+                        help='output folder for overlay/ and semantic/ PNGs (default: drive_out)')
+    parser.add_argument('--params-file', type=Path, default=paths.default_config(),
+                        help='node parameter file (default: config/default.yaml)')
+    parser.add_argument('--weights-dir', default=str(default_weights or ''),
+                        help=f'folder holding the checkpoint (default: {default_weights})')
+    parser.add_argument('--topic', default='/camera/image_raw', help='camera topic to publish')
+    parser.add_argument('--frame-id', default='camera_optical_frame', help='header frame_id')
+    parser.add_argument('--encoding', default='rgb8', choices=('rgb8', 'bgr8', 'mono8', 'jpeg'),
+                        help='message encoding (jpeg publishes CompressedImage on '
+                             'TOPIC/compressed)')
+    parser.add_argument('--fps', type=float, default=10.0, help='frame rate of the stamps')
+    parser.add_argument('--limit', type=int, default=0, help='stop after N frames (0 = all)')
+    parser.add_argument('--timeout', type=float, default=120.0,
+                        help='seconds to wait for the outputs of one frame')
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``drive``; return the exit code."""
+    if args.source is None:
+        print('no source given and no sample data found: pass an image folder or video',
+              file=sys.stderr)
+        return 2
+    import rclpy
+
+    from seg_perception.ros.driver import (decode_output, make_camera_msg, NodeDriver,
+                                           ns_to_header, spin_in_background, stop_spinning)
+
+    topic = args.topic.rstrip('/') + ('/compressed' if args.encoding == 'jpeg' else '')
+    overlay_dir, semantic_dir = args.out / 'overlay', args.out / 'semantic'
+    overlay_dir.mkdir(parents=True, exist_ok=True)
+    semantic_dir.mkdir(parents=True, exist_ok=True)
+    command = node_command(args.params_file, topic, args.weights_dir)
+    print('starting:', ' '.join(command), flush=True)
+    process = start_node(command, args.out / 'node.log')
+    rclpy.init()
+    driver = NodeDriver(topic)
+    spinner = spin_in_background(driver)
+    latencies = []
+    try:
+        if not driver.wait_until_connected(timeout_s=120.0):
+            print(f'the node did not come up; see {args.out / "node.log"}', file=sys.stderr)
+            return 1
+        start_ns = time.time_ns()
+        for index, (name, rgb) in enumerate(iter_frames(args.source, args.limit)):
+            header = ns_to_header(start_ns + int(index * 1e9 / args.fps), args.frame_id)
+            outputs = driver.send_lockstep(make_camera_msg(rgb, header, args.encoding),
+                                           timeout_s=args.timeout)
+            if outputs is None:
+                print(f'frame {index} {name}: no output within {args.timeout} s', flush=True)
+                continue
+            latency_ms = 1000.0 * (outputs.received_s['semantic'] - outputs.sent_s)
+            latencies.append(latency_ms)
+            semantic = decode_output(outputs.messages['semantic'])
+            overlay = decode_output(outputs.messages['overlay'])
+            cv2.imwrite(str(semantic_dir / f'{name}.png'), semantic)
+            cv2.imwrite(str(overlay_dir / f'{name}.png'), cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
+            print(f'frame {index:4d} {name}: {rgb.shape[1]}x{rgb.shape[0]} '
+                  f'latency {latency_ms:7.1f} ms', flush=True)
+    finally:
+        stop_spinning(spinner)
+        driver.destroy_node()
+        rclpy.try_shutdown()
+        stop_node(process)
+    if latencies:
+        values = np.array(latencies)
+        print(f'{len(values)} frames: latency mean {values.mean():.1f} ms, median '
+              f'{np.median(values):.1f} ms, p90 {np.percentile(values, 90):.1f} ms; '
+              f'overlays in {overlay_dir}, semantic in {semantic_dir}')
+    return 0 if latencies else 1

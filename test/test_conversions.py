@@ -1,0 +1,94 @@
+"""sensor_msgs <-> numpy conversions, including every kind of malformed message."""
+
+import cv2
+import numpy as np
+import pytest
+from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Header
+
+from seg_perception.ros.conversions import (array_to_image_msg, compressed_msg_to_rgb,
+                                            image_msg_to_rgb, ImageConversionError)
+
+RNG = np.random.default_rng(7)
+RGB = RNG.integers(0, 256, (6, 5, 3), dtype=np.uint8)
+
+
+def _image(pixels: np.ndarray, encoding: str, pad: int = 0, bigendian: bool = False) -> Image:
+    rows = pixels.reshape(pixels.shape[0], -1).view(np.uint8)
+    if pad:
+        rows = np.hstack([rows, np.zeros((rows.shape[0], pad), np.uint8)])
+    msg = Image(height=pixels.shape[0], width=pixels.shape[1], encoding=encoding,
+                is_bigendian=int(bigendian), step=rows.shape[1])
+    msg.data = rows.tobytes()
+    return msg
+
+
+@pytest.mark.parametrize('encoding, pixels', [
+    ('rgb8', RGB),
+    ('bgr8', RGB[:, :, ::-1]),
+    ('rgba8', np.dstack([RGB, np.full(RGB.shape[:2], 9, np.uint8)])),
+    ('bgra8', np.dstack([RGB[:, :, ::-1], np.full(RGB.shape[:2], 9, np.uint8)])),
+])
+def test_colour_encodings_give_the_same_rgb(encoding, pixels):
+    out = image_msg_to_rgb(_image(np.ascontiguousarray(pixels), encoding))
+    assert out.dtype == np.uint8 and out.shape == (6, 5, 3)
+    np.testing.assert_array_equal(out, RGB)
+
+
+def test_row_padding_is_skipped():
+    np.testing.assert_array_equal(image_msg_to_rgb(_image(RGB, 'rgb8', pad=3)), RGB)
+
+
+def test_mono8_and_big_endian_mono16_become_grey_rgb():
+    grey = RNG.integers(0, 256, (4, 3), dtype=np.uint8)
+    out = image_msg_to_rgb(_image(grey, 'mono8'))
+    np.testing.assert_array_equal(out, np.dstack([grey] * 3))
+    wide = (grey.astype(np.uint16) * 256 + 7).astype('>u2')
+    out16 = image_msg_to_rgb(_image(wide, 'mono16', bigendian=True))
+    np.testing.assert_array_equal(out16[:, :, 0], grey)
+
+
+@pytest.mark.parametrize('change, reason', [
+    (dict(encoding='32FC1'), "unsupported encoding '32FC1'"),
+    (dict(width=0), 'zero size'),
+    (dict(height=0), 'zero size'),
+    (dict(step=14), 'step 14 is smaller than'),
+    (dict(data=bytes(20)), 'truncated'),
+    (dict(height=100000, width=100000, step=300000), 'exceeds'),
+])
+def test_malformed_images_raise_a_clear_reason(change, reason):
+    msg = _image(RGB, 'rgb8')
+    for field, value in change.items():
+        setattr(msg, field, value)
+    with pytest.raises(ImageConversionError, match=reason):
+        image_msg_to_rgb(msg)
+
+
+def test_jpeg_and_png_decode_and_corrupt_data_is_rejected():
+    ok, png = cv2.imencode('.png', cv2.cvtColor(RGB, cv2.COLOR_RGB2BGR))
+    msg = CompressedImage(format='png')
+    msg.data = png.tobytes()
+    np.testing.assert_array_equal(compressed_msg_to_rgb(msg), RGB)
+    msg.data = b'\xff\xd8\xff\xe0 not really a jpeg'
+    with pytest.raises(ImageConversionError, match='cannot decode'):
+        compressed_msg_to_rgb(msg)
+    msg.data = b''
+    with pytest.raises(ImageConversionError, match='no data'):
+        compressed_msg_to_rgb(msg)
+
+
+def test_outputs_keep_header_and_encode_masks():
+    header = Header(frame_id='cam_optical')
+    header.stamp.sec, header.stamp.nanosec = 12, 345
+    labels = RNG.integers(0, 255, (6, 5), dtype=np.uint8)
+    msg = array_to_image_msg(labels, header, 'mono8')
+    assert (msg.header.stamp.sec, msg.header.stamp.nanosec, msg.header.frame_id) == \
+        (12, 345, 'cam_optical')
+    assert (msg.encoding, msg.height, msg.width, msg.step) == ('mono8', 6, 5, 5)
+    ids = RNG.integers(0, 65535, (6, 5), dtype=np.uint16)
+    msg16 = array_to_image_msg(ids, header, 'mono16')
+    assert (msg16.encoding, msg16.step, msg16.is_bigendian) == ('mono16', 10, 0)
+    decoded = np.frombuffer(bytes(msg16.data), '<u2').reshape(6, 5)
+    np.testing.assert_array_equal(decoded, ids)
+    with pytest.raises(ValueError, match='mono16 needs'):
+        array_to_image_msg(labels, header, 'mono16')

@@ -1,0 +1,100 @@
+"""Pipeline: full-resolution outputs, per-camera tracking, instance values (fake segmenter)."""
+
+from typing import Sequence, Tuple
+
+import numpy as np
+
+from seg_perception import taxonomy
+from seg_perception.backends.base import Segmenter
+from seg_perception.instances import panoptic_from_semantic
+from seg_perception.pipeline import instance_value, MAX_INSTANCE_VALUE, Pipeline
+from seg_perception.structures import Frame, PanopticResult, Segment
+
+CAR = taxonomy.class_id('car')
+ROAD = taxonomy.class_id('road')
+
+
+class MovingCarSegmenter(Segmenter):
+    """Working resolution 20x40: road with one car that moves 2 px right per call."""
+
+    name = 'fake'
+
+    def __init__(self):
+        self.calls = 0
+
+    @property
+    def class_ids(self) -> Tuple[int, ...]:
+        return (ROAD, CAR)
+
+    def segment(self, images: Sequence[np.ndarray]) -> Tuple[PanopticResult, ...]:
+        results = []
+        for image in images:
+            semantic = np.full((20, 40), ROAD, dtype=np.uint8)
+            x = 4 + 2 * self.calls
+            semantic[8:14, x:x + 8] = CAR
+            results.append(panoptic_from_semantic(semantic, image.shape[:2], min_area_px=1))
+        self.calls += 1
+        return tuple(results)
+
+
+class CountingTracker:
+    """Gives every segment a fresh id from its own counter (records what it saw)."""
+
+    def __init__(self):
+        self.next_id = 1
+        self.stamps = []
+
+    def update(self, segments: Sequence[Segment], stamp_ns: int) -> Tuple[int, ...]:
+        self.stamps.append(stamp_ns)
+        ids = tuple(range(self.next_id, self.next_id + len(segments)))
+        self.next_id += len(segments)
+        return ids
+
+    def reset(self) -> None:
+        self.stamps.clear()
+
+
+def _frame(camera: str, stamp_ns: int, size=(60, 120)) -> Frame:
+    return Frame(image=np.zeros(size + (3,), np.uint8), stamp_ns=stamp_ns,
+                 frame_id=camera + '_optical', camera=camera)
+
+
+def test_outputs_are_at_input_resolution_with_track_ids_in_instances():
+    pipeline = Pipeline(MovingCarSegmenter(), CountingTracker)
+    result = pipeline.process(_frame('/cam', 100))
+    assert result.semantic.shape == (60, 120) and result.semantic.dtype == np.uint8
+    assert result.instances.shape == (60, 120) and result.instances.dtype == np.uint16
+    assert result.frame.stamp_ns == 100 and result.frame.frame_id == '/cam_optical'
+    (car,) = result.objects
+    assert car.track_id == 1 and car.class_id == CAR
+    assert car.bbox == (12.0, 24.0, 36.0, 42.0)  # working box (4, 8, 12, 14) scaled by 3
+    assert set(np.unique(result.instances)) == {0, 1}
+    assert (result.semantic[result.instances == 1] == CAR).all()
+    assert (result.instances[24:42, 12:36] == 1).all()
+
+
+def test_each_camera_has_its_own_tracker_and_a_batch_is_one_forward_pass():
+    segmenter = MovingCarSegmenter()
+    pipeline = Pipeline(segmenter, CountingTracker)
+    results = pipeline.process_batch([_frame('/a', 1), _frame('/b', 2), _frame('/a', 3)])
+    assert segmenter.calls == 1
+    assert [r.objects[0].track_id for r in results] == [1, 1, 2]
+    assert pipeline.tracker('/a').stamps == [1, 3]
+    assert pipeline.tracker('/b').stamps == [2]
+
+
+def test_unconfirmed_segments_are_left_out_of_instances_and_objects():
+    class ConfirmNothing(CountingTracker):
+        def update(self, segments, stamp_ns):
+            return tuple(0 for _ in segments)
+
+    result = Pipeline(MovingCarSegmenter(), ConfirmNothing).process(_frame('/cam', 1))
+    assert result.objects == ()
+    assert not result.instances.any()
+    assert (result.semantic == CAR).any()
+
+
+def test_instance_values_wrap_past_uint16_without_zero():
+    assert instance_value(1) == 1
+    assert instance_value(MAX_INSTANCE_VALUE) == MAX_INSTANCE_VALUE
+    assert instance_value(MAX_INSTANCE_VALUE + 1) == 1
