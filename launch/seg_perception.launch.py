@@ -1,6 +1,8 @@
 """Launch the segmentation node for one camera.
 
 Usage: ros2 launch seg_perception seg_perception.launch.py image_topic:=/cam/front/image_raw
+Add rviz:=true to open RViz with the overlay and the masks (rviz/seg_perception.rviz, which
+shows the /camera namespace).
 """
 
 import os
@@ -8,14 +10,15 @@ import os
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
+from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 
 def generate_launch_description():
     """Return the launch description: one node, parameters from a file plus overrides."""
-    default_params = os.path.join(
-        get_package_share_directory('seg_perception'), 'config', 'default.yaml')
+    share = get_package_share_directory('seg_perception')
+    default_params = os.path.join(share, 'config', 'default.yaml')
     return LaunchDescription([
         DeclareLaunchArgument('params_file', default_value=default_params,
                               description='Parameter file of the node.'),
@@ -23,6 +26,7 @@ def generate_launch_description():
                               description='Camera topic (ending in /compressed for JPEG).'),
         DeclareLaunchArgument('weights_dir', default_value='',
                               description='Directory holding the checkpoint.'),
+        DeclareLaunchArgument('rviz', default_value='false', description='Start RViz too.'),
         Node(
             package='seg_perception',
             executable='seg_perception_node',
@@ -35,5 +39,11 @@ def generate_launch_description():
                     'weights_dir': LaunchConfiguration('weights_dir'),
                 },
             ],
+        ),
+        Node(
+            package='rviz2',
+            executable='rviz2',
+            arguments=['-d', os.path.join(share, 'rviz', 'seg_perception.rviz')],
+            condition=IfCondition(LaunchConfiguration('rviz')),
         ),
     ])

@@ -48,12 +48,12 @@ def ros_graph(tmp_path_factory, espnetv2_weights_dir):
             assert driver.wait_until_connected(120.0), node.log()
         yield node, drivers
     finally:
+        node.stop()
         for spinner in spinners:
             stop_spinning(spinner)
         for driver in drivers.values():
             driver.destroy_node()
         rclpy.try_shutdown()
-        node.stop()
 
 
 @pytest.fixture(scope='module')

@@ -62,10 +62,7 @@ def node_overhead(backend: ESPNetv2Backend, rgb: np.ndarray, repeats: int = 5) -
             backend.network(batch)
 
     def labelling():
-        with torch.inference_mode():
-            confidence_, train_ids = torch.softmax(logits.float(), dim=1).max(dim=1)
-            backend._label_table[train_ids].cpu().numpy()
-            confidence_.cpu().numpy()
+        backend.labels_from_logits(logits.float())
 
     stages = {
         'conversion_in_rgb8': lambda: image_msg_to_rgb(msg_rgb8),

@@ -100,12 +100,12 @@ class NodeDriver(Node):
         self.publisher = self.create_publisher(message_type, image_topic, _RELIABLE)
         names = topics.output_topics(image_topic)
         self.output_names = tuple(outputs)
-        self._subscriptions = [
+        self._output_subscriptions = [
             self.create_subscription(Image, names[name],
                                      lambda msg, n=name: self._on_output(n, msg), _RELIABLE)
             for name in self.output_names
         ]
-        self._subscriptions.append(self.create_subscription(
+        self._output_subscriptions.append(self.create_subscription(
             LabelInfo, names['label_info'], self._on_label_info, _LATCHED))
 
     def _on_output(self, name: str, msg) -> None:

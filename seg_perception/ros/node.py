@@ -135,11 +135,16 @@ class SegmentationNode(Node):
             for (stream, msg, _, received_s), result in zip(batch, results):
                 for warning in result.warnings:
                     self._log_limited('warning', stream.topic, warning)
+                publish_start = time.monotonic()
                 self._publish(stream, msg, result)
                 stream.processed += 1
+                done = time.monotonic()
+                timings = result.timings_ms
                 self.get_logger().debug(
-                    f'{stream.topic}: latency {1000.0 * (time.monotonic() - received_s):.1f} ms '
-                    f'(segment {result.timings_ms.get("segment", 0.0):.1f} ms)')
+                    f'{stream.topic}: latency {1000.0 * (done - received_s):.1f} ms '
+                    f'(segment {timings.get("segment", 0.0):.1f}, track and resize '
+                    f'{timings.get("track_and_resize", 0.0):.1f}, publish '
+                    f'{1000.0 * (done - publish_start):.1f} ms)')
 
     def _to_frame(self, stream: CameraStream, msg) -> Optional[Frame]:
         try:

@@ -4,7 +4,7 @@ import argparse
 import sys
 from typing import List, Optional
 
-from seg_perception.tools import bench, drive, semantic_eval
+from seg_perception.tools import bench, drive, semantic_eval, tracking_eval
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,6 +26,12 @@ def build_parser() -> argparse.ArgumentParser:
         'semantic', help='mIoU per class of semantic PNGs', description=semantic_eval.__doc__)
     semantic_eval.add_arguments(semantic_parser)
     semantic_parser.set_defaults(handler=semantic_eval.run)
+    tracking_parser = evaluations.add_parser(
+        'tracking', help='our tracker beside ByteTrack on noisy ground-truth detections',
+        description=tracking_eval.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    tracking_eval.add_arguments(tracking_parser)
+    tracking_parser.set_defaults(handler=tracking_eval.run)
 
     bench_parser = commands.add_parser('bench', help='print the benchmark table',
                                        description=bench.__doc__)

@@ -74,6 +74,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--limit', type=int, default=0, help='stop after N frames (0 = all)')
     parser.add_argument('--timeout', type=float, default=120.0,
                         help='seconds to wait for the outputs of one frame')
+    parser.add_argument('--log-level', default='info',
+                        choices=('debug', 'info', 'warn', 'error'),
+                        help='log level of the node (debug logs its latency per frame); the '
+                             'node log is OUT/node.log')
 
 
 def run(args: argparse.Namespace) -> int:
@@ -91,7 +95,8 @@ def run(args: argparse.Namespace) -> int:
     overlay_dir, semantic_dir = args.out / 'overlay', args.out / 'semantic'
     overlay_dir.mkdir(parents=True, exist_ok=True)
     semantic_dir.mkdir(parents=True, exist_ok=True)
-    command = node_command(args.params_file, topic, args.weights_dir)
+    command = node_command(args.params_file, topic, args.weights_dir,
+                           ['--log-level', f'seg_perception:={args.log_level}'])
     print('starting:', ' '.join(command), flush=True)
     process = start_node(command, args.out / 'node.log')
     rclpy.init()
