@@ -40,7 +40,8 @@ def ros_graph(tmp_path_factory, espnetv2_weights_dir):
     log_path = tmp_path_factory.mktemp('node') / 'node.log'
     node = RunningNode(list(TOPICS.values()), str(espnetv2_weights_dir), log_path)
     rclpy.init()
-    drivers = {encoding: NodeDriver(topic, node_name=f'driver_{encoding}')
+    outputs = ('semantic', 'instances', 'overlay', 'detections', 'markers')
+    drivers = {encoding: NodeDriver(topic, outputs, node_name=f'driver_{encoding}')
                for encoding, topic in TOPICS.items()}
     spinners = [spin_in_background(d) for d in drivers.values()]
     try:
@@ -150,3 +151,46 @@ def test_bad_input_is_logged_and_the_node_keeps_serving(ros_graph):
     assert 'zero size' in log
     assert 'cannot decode compressed image' in log
     assert 'latency' in log  # per-frame latency at debug level
+
+
+def test_track_ids_agree_between_detections_instances_and_markers(ros_graph):
+    node, drivers = ros_graph
+    driver = drivers['rgb8']
+    names = ['0001TP_008550', '0001TP_008580', '0001TP_008610', '0001TP_008640']
+    ids_per_frame = []
+    for index, name in enumerate(names):
+        rgb = read_rgb(sample('camvid_samples', 'images', f'{name}.png'))
+        # CamVid frames are 1 s apart; stamps after the other tests' so the tracker keeps going.
+        header = ns_to_header(1_800_000_000_000_000_000 + index * 1_000_000_000, 'camvid')
+        outputs = driver.send_lockstep(make_camera_msg(rgb, header, 'rgb8'), timeout_s=120.0)
+        assert outputs is not None, node.log()
+        detections = outputs.messages['detections']
+        assert detections.header.stamp == header.stamp
+        assert detections.header.frame_id == 'camvid'
+        instances = decode_output(outputs.messages['instances'])
+        semantic = decode_output(outputs.messages['semantic'])
+        ids = [int(d.id) for d in detections.detections]
+        assert len(set(ids)) == len(ids)
+        assert set(ids) == set(np.unique(instances).tolist()) - {0}
+        for detection in detections.detections:
+            assert detection.header.stamp == header.stamp
+            mask = instances == int(detection.id)
+            rows, cols = np.nonzero(mask)
+            box = detection.bbox
+            x_min = box.center.position.x - box.size_x / 2
+            y_min = box.center.position.y - box.size_y / 2
+            assert x_min - 1 <= cols.min() and cols.max() <= x_min + box.size_x + 1
+            assert y_min - 1 <= rows.min() and rows.max() <= y_min + box.size_y + 1
+            class_name = detection.results[0].hypothesis.class_id
+            assert (semantic[mask] == taxonomy.class_id(class_name)).all()
+            assert 0.0 < detection.results[0].hypothesis.score <= 1.0
+        markers = outputs.messages['markers'].markers
+        assert markers[0].action == markers[0].DELETEALL
+        labels = {m.text for m in markers[1:] if m.type == m.TEXT_VIEW_FACING}
+        assert labels == {f'{d.results[0].hypothesis.class_id} #{d.id}'
+                          for d in detections.detections}
+        assert all(m.header.frame_id == 'camvid' for m in markers)
+        ids_per_frame.append(set(ids))
+    assert all(ids_per_frame), 'every CamVid frame here shows cars'
+    # The parked cars and the van ahead stay in view: some ids carry over from frame to frame.
+    assert all(a & b for a, b in zip(ids_per_frame, ids_per_frame[1:])), ids_per_frame

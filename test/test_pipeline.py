@@ -98,3 +98,17 @@ def test_instance_values_wrap_past_uint16_without_zero():
     assert instance_value(1) == 1
     assert instance_value(MAX_INSTANCE_VALUE) == MAX_INSTANCE_VALUE
     assert instance_value(MAX_INSTANCE_VALUE + 1) == 1
+
+
+def test_stamp_going_backwards_resets_that_cameras_tracker_with_a_warning():
+    from seg_perception.tracking import Tracker
+
+    pipeline = Pipeline(MovingCarSegmenter(), Tracker)
+    first = pipeline.process(_frame('/a', 2_000_000_000))
+    other = pipeline.process(_frame('/b', 1_000_000_000))  # another camera: no reset
+    looped = pipeline.process(_frame('/a', 1_000_000_000))
+    assert first.warnings == () and other.warnings == ()
+    assert len(looped.warnings) == 1 and 'tracker of /a reset' in looped.warnings[0]
+    # A confirmed id is never given again, even after the reset.
+    assert first.objects and looped.objects
+    assert looped.objects[0].track_id > first.objects[0].track_id

@@ -17,7 +17,8 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
-from vision_msgs.msg import LabelInfo
+from vision_msgs.msg import Detection2DArray, LabelInfo
+from visualization_msgs.msg import MarkerArray
 
 from seg_perception import topics
 from seg_perception.ros.conversions import array_to_image_msg, image_msg_to_rgb
@@ -25,6 +26,8 @@ from seg_perception.ros.conversions import array_to_image_msg, image_msg_to_rgb
 _RELIABLE = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
                        reliability=ReliabilityPolicy.RELIABLE,
                        durability=DurabilityPolicy.VOLATILE)
+#: Message type of each output that is not a sensor_msgs/Image.
+_OUTPUT_TYPES = {'detections': Detection2DArray, 'markers': MarkerArray}
 _LATCHED = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
                       reliability=ReliabilityPolicy.RELIABLE,
                       durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -101,7 +104,7 @@ class NodeDriver(Node):
         names = topics.output_topics(image_topic)
         self.output_names = tuple(outputs)
         self._output_subscriptions = [
-            self.create_subscription(Image, names[name],
+            self.create_subscription(_OUTPUT_TYPES.get(name, Image), names[name],
                                      lambda msg, n=name: self._on_output(n, msg), _RELIABLE)
             for name in self.output_names
         ]
@@ -109,8 +112,9 @@ class NodeDriver(Node):
             LabelInfo, names['label_info'], self._on_label_info, _LATCHED))
 
     def _on_output(self, name: str, msg) -> None:
+        header = msg.markers[0].header if name == 'markers' and msg.markers else msg.header
         with self._lock:
-            outputs = self.frames.get(stamp_to_ns(msg.header.stamp))
+            outputs = self.frames.get(stamp_to_ns(header.stamp))
             if outputs is not None:
                 outputs.messages[name] = msg
                 outputs.received_s[name] = time.monotonic()

@@ -10,7 +10,8 @@ import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image
-from vision_msgs.msg import LabelInfo
+from vision_msgs.msg import Detection2DArray, LabelInfo
+from visualization_msgs.msg import MarkerArray
 
 from seg_perception import topics
 from seg_perception.backends.base import BackendError
@@ -21,7 +22,7 @@ from seg_perception.rate_limit import message_kind, RateLimiter
 from seg_perception.ros import parameters
 from seg_perception.ros.conversions import (array_to_image_msg, compressed_msg_to_rgb,
                                             image_msg_to_rgb, ImageConversionError)
-from seg_perception.ros.messages import label_info_msg
+from seg_perception.ros.messages import detections_msg, label_info_msg, markers_msg
 from seg_perception.structures import Frame, FrameResult
 from seg_perception.tracking.tracker import Tracker
 from seg_perception.weights import WeightsError
@@ -62,7 +63,8 @@ class SegmentationNode(Node):
         self.settings = parameters.read_settings(self)
         if pipeline is None:
             segmenter = create_backend(self.settings.backend, self.settings.backend_options)
-            pipeline = Pipeline(segmenter, Tracker)
+            tracker_config = self.settings.tracker
+            pipeline = Pipeline(segmenter, lambda: Tracker(tracker_config))
         self.pipeline = pipeline
         self._overlay_alpha = self.settings.overlay_alpha
         self._condition = threading.Condition()
@@ -85,6 +87,8 @@ class SegmentationNode(Node):
             'semantic': self.create_publisher(Image, names['semantic'], out_qos),
             'instances': self.create_publisher(Image, names['instances'], out_qos),
             'overlay': self.create_publisher(Image, names['overlay'], out_qos),
+            'detections': self.create_publisher(Detection2DArray, names['detections'], out_qos),
+            'markers': self.create_publisher(MarkerArray, names['markers'], out_qos),
             'label_info': self.create_publisher(
                 LabelInfo, names['label_info'], parameters.latched_qos()),
         }
@@ -170,6 +174,9 @@ class SegmentationNode(Node):
             array_to_image_msg(result.semantic, header, 'mono8'))
         stream.publishers['instances'].publish(
             array_to_image_msg(result.instances, header, 'mono16'))
+        stream.publishers['detections'].publish(detections_msg(result, header))
+        if stream.publishers['markers'].get_subscription_count() > 0:
+            stream.publishers['markers'].publish(markers_msg(result, header, stream.namespace))
         overlay_publisher = stream.publishers['overlay']
         if overlay_publisher.get_subscription_count() > 0:
             overlay = render_overlay(result.frame.image, result.semantic, result.instances,

@@ -8,6 +8,7 @@ from rclpy.node import Node
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy)
 
 from seg_perception.backends.base import BackendOptions
+from seg_perception.tracking import TrackerConfig
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,23 @@ PARAMETERS: Tuple[ParameterSpec, ...] = (
     ParameterSpec('output_qos_depth', 2, 'History depth of the output publishers.', 1, 100, 1),
     ParameterSpec('overlay_alpha', 0.5, 'Weight of the class colours in the overlay.', 0.0, 1.0,
                   read_only=False),
+    ParameterSpec('track_high_score', 0.5,
+                  'Instances scoring at least this are matched first and may start tracks.',
+                  0.0, 1.0),
+    ParameterSpec('track_low_score', 0.1,
+                  'Instances below this are ignored; between the two they only extend tracks.',
+                  0.0, 1.0),
+    ParameterSpec('track_new_track_score', 0.6,
+                  'An unmatched instance starts a track only at or above this score.', 0.0, 1.0),
+    ParameterSpec('track_confirm_hits', 2,
+                  'Matched frames needed before a track gets an id in the outputs.', 1, 100, 1),
+    ParameterSpec('track_confirm_score', 0.8,
+                  'An instance at or above this score gets an id in its first frame (>1: never).',
+                  0.0, 2.0),
+    ParameterSpec('track_max_lost_s', 1.0,
+                  'Seconds a track survives without a match before its id is retired.',
+                  0.0, 3600.0),
+    ParameterSpec('track_class_aware', True, 'Tracks only match instances of their own class.'),
 )
 
 
@@ -64,6 +82,7 @@ class NodeSettings:
     qos_depth: int
     output_qos_depth: int
     overlay_alpha: float
+    tracker: TrackerConfig = TrackerConfig()
 
 
 def declare_parameters(node: Node) -> None:
@@ -111,6 +130,15 @@ def read_settings(node: Node) -> NodeSettings:
         model_scale=float(value('model_scale')),
         min_instance_area_px=float(value('min_instance_area_px')),
     )
+    tracker = TrackerConfig(
+        high_score=float(value('track_high_score')),
+        low_score=float(value('track_low_score')),
+        new_track_score=float(value('track_new_track_score')),
+        confirm_hits=value('track_confirm_hits'),
+        confirm_score=float(value('track_confirm_score')),
+        max_lost_s=float(value('track_max_lost_s')),
+        class_aware=value('track_class_aware'),
+    )
     return NodeSettings(
         image_topics=tuple(topics),
         backend=value('backend'),
@@ -119,6 +147,7 @@ def read_settings(node: Node) -> NodeSettings:
         qos_depth=value('qos_depth'),
         output_qos_depth=value('output_qos_depth'),
         overlay_alpha=float(value('overlay_alpha')),
+        tracker=tracker,
     )
 
 
