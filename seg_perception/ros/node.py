@@ -66,7 +66,6 @@ class SegmentationNode(Node):
             tracker_config = self.settings.tracker
             pipeline = Pipeline(segmenter, lambda: Tracker(tracker_config))
         self.pipeline = pipeline
-        self._overlay_alpha = self.settings.overlay_alpha
         self._condition = threading.Condition()
         self._log_limiter = RateLimiter(_WARN_PERIOD_S)
         self._stopping = False
@@ -179,8 +178,9 @@ class SegmentationNode(Node):
             stream.publishers['markers'].publish(markers_msg(result, header, stream.namespace))
         overlay_publisher = stream.publishers['overlay']
         if overlay_publisher.get_subscription_count() > 0:
+            alpha = self.get_parameter('overlay_alpha').value  # settable at run time
             overlay = render_overlay(result.frame.image, result.semantic, result.instances,
-                                     self._overlay_alpha)
+                                     alpha)
             overlay_publisher.publish(array_to_image_msg(overlay, header, 'rgb8'))
 
     def stop(self) -> None:

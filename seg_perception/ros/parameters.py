@@ -8,6 +8,7 @@ from rclpy.node import Node
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy)
 
 from seg_perception.backends.base import BackendOptions
+from seg_perception.topics import camera_namespace
 from seg_perception.tracking import TrackerConfig
 
 
@@ -115,6 +116,11 @@ def read_settings(node: Node) -> NodeSettings:
         raise ValueError('parameter image_topics is empty: name at least one camera topic')
     if len(set(topics)) != len(topics):
         raise ValueError(f'parameter image_topics names a topic twice: {topics}')
+    namespaces = [camera_namespace(t) for t in topics]
+    if len(set(namespaces)) != len(namespaces):
+        raise ValueError(
+            f'parameter image_topics: {topics} map to camera namespaces {namespaces}; two '
+            'cameras would publish on the same output topics')
     reliability = value('qos_reliability')
     if reliability not in ('best_effort', 'reliable'):
         raise ValueError(
