@@ -8,6 +8,7 @@ pipeline's offline result; bad input is logged and the node keeps serving.
 import time
 
 import cv2
+from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
 import pytest
 import rclpy
@@ -151,6 +152,23 @@ def test_bad_input_is_logged_and_the_node_keeps_serving(ros_graph):
     assert 'zero size' in log
     assert 'cannot decode compressed image' in log
     assert 'latency' in log  # per-frame latency at debug level
+    # /diagnostics counts what happened, per camera.
+    statuses = {}
+    driver.create_subscription(
+        DiagnosticArray, '/diagnostics',
+        lambda msg: statuses.update({s.name: s for s in msg.status}), 10)
+    deadline = time.monotonic() + 15.0
+    while time.monotonic() < deadline and len(statuses) < 3:
+        time.sleep(0.2)
+    front = statuses['seg_perception: /it/front/image_raw']
+    values = {kv.key: kv.value for kv in front.values}
+    assert int(values['rejected']) >= 3 and int(values['processed']) >= 1
+    assert int(values['received']) >= int(values['processed']) + 3
+    assert values['last error']
+    assert front.hardware_id == '/it/front'
+    jpeg_values = {kv.key: kv.value
+                   for kv in statuses['seg_perception: /it/right/image_raw/compressed'].values}
+    assert 'cannot decode' in jpeg_values['last error']
 
 
 def test_track_ids_agree_between_detections_instances_and_markers(ros_graph):

@@ -6,6 +6,7 @@ import threading
 import time
 from typing import Any, Dict, List, Optional
 
+from diagnostic_msgs.msg import DiagnosticArray
 import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
@@ -22,7 +23,9 @@ from seg_perception.rate_limit import message_kind, RateLimiter
 from seg_perception.ros import parameters
 from seg_perception.ros.conversions import (array_to_image_msg, compressed_msg_to_rgb,
                                             image_msg_to_rgb, ImageConversionError)
+from seg_perception.ros.diagnostics import diagnostic_status
 from seg_perception.ros.messages import detections_msg, label_info_msg, markers_msg
+from seg_perception.stream_stats import StreamStats
 from seg_perception.structures import Frame, FrameResult
 from seg_perception.tracking.tracker import Tracker
 from seg_perception.weights import WeightsError
@@ -42,10 +45,7 @@ class CameraStream:
     subscription: Any = None
     pending: Any = None
     pending_received_s: float = 0.0
-    received: int = 0
-    processed: int = 0
-    dropped: int = 0
-    rejected: int = 0
+    stats: StreamStats = field(default_factory=StreamStats)
 
 
 class SegmentationNode(Node):
@@ -71,6 +71,9 @@ class SegmentationNode(Node):
         self._stopping = False
         self.streams: List[CameraStream] = [self._open_stream(t) for t in
                                             self.settings.image_topics]
+        self._diagnostics = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self._diagnostics_timer = self.create_timer(self.settings.diagnostics_period_s,
+                                                    self._publish_diagnostics)
         self._worker = threading.Thread(target=self._work, name='segmentation', daemon=True)
         self._worker.start()
         self.get_logger().info(
@@ -101,9 +104,9 @@ class SegmentationNode(Node):
 
     def _on_image(self, stream: CameraStream, msg) -> None:
         with self._condition:
-            stream.received += 1
+            stream.stats.on_received()
             if stream.pending is not None:
-                stream.dropped += 1
+                stream.stats.on_dropped()
             stream.pending = msg
             stream.pending_received_s = time.monotonic()
             self._condition.notify()
@@ -131,17 +134,19 @@ class SegmentationNode(Node):
             try:
                 results = self.pipeline.process_batch([frame for _, _, frame, _ in batch])
             except Exception as error:  # a backend failure must not stop the node
-                self._log_limited('error', self.settings.backend,
-                                  f'segmentation failed, {len(batch)} frame(s) skipped: '
-                                  f'{type(error).__name__}: {error}')
+                reason = (f'segmentation failed, {len(batch)} frame(s) skipped: '
+                          f'{type(error).__name__}: {error}')
+                for stream, _, _, _ in batch:
+                    stream.stats.on_failed(reason)
+                self._log_limited('error', self.settings.backend, reason)
                 continue
             for (stream, msg, _, received_s), result in zip(batch, results):
                 for warning in result.warnings:
                     self._log_limited('warning', stream.topic, warning)
                 publish_start = time.monotonic()
                 self._publish(stream, msg, result)
-                stream.processed += 1
                 done = time.monotonic()
+                stream.stats.on_processed(1000.0 * (done - received_s))
                 timings = result.timings_ms
                 self.get_logger().debug(
                     f'{stream.topic}: latency {1000.0 * (done - received_s):.1f} ms '
@@ -156,7 +161,7 @@ class SegmentationNode(Node):
             return Frame(image=rgb, stamp_ns=stamp_ns, frame_id=msg.header.frame_id,
                          camera=stream.namespace)
         except (ImageConversionError, ValueError) as error:
-            stream.rejected += 1
+            stream.stats.on_rejected(str(error))
             self._log_limited('warning', stream.topic, f'frame rejected: {error}')
             return None
 
@@ -182,6 +187,18 @@ class SegmentationNode(Node):
             overlay = render_overlay(result.frame.image, result.semantic, result.instances,
                                      alpha)
             overlay_publisher.publish(array_to_image_msg(overlay, header, 'rgb8'))
+
+    def _publish_diagnostics(self) -> None:
+        """Publish one DiagnosticStatus per camera on /diagnostics."""
+        array = DiagnosticArray()
+        array.header.stamp = self.get_clock().now().to_msg()
+        with self._condition:
+            for stream in self.streams:
+                level, message, values = stream.stats.summary(self.settings.health)
+                array.status.append(diagnostic_status(
+                    f'{self.get_name()}: {stream.topic}', stream.namespace or '/', level,
+                    message, values))
+        self._diagnostics.publish(array)
 
     def stop(self) -> None:
         """Stop the worker thread and release the model."""

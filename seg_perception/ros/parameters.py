@@ -8,6 +8,7 @@ from rclpy.node import Node
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy)
 
 from seg_perception.backends.base import BackendOptions
+from seg_perception.stream_stats import HealthLimits
 from seg_perception.topics import camera_namespace
 from seg_perception.tracking import TrackerConfig
 
@@ -69,6 +70,15 @@ PARAMETERS: Tuple[ParameterSpec, ...] = (
                   'Seconds a track survives without a match before its id is retired.',
                   0.0, 3600.0),
     ParameterSpec('track_class_aware', True, 'Tracks only match instances of their own class.'),
+    ParameterSpec('diagnostics_period_s', 1.0, 'Seconds between two /diagnostics messages.',
+                  0.1, 60.0),
+    ParameterSpec('diagnostics_silent_warn_s', 2.0,
+                  'A camera silent this long is reported WARN, seconds.', 0.1, 3600.0),
+    ParameterSpec('diagnostics_silent_error_s', 10.0,
+                  'A camera silent this long is reported ERROR, seconds.', 0.1, 3600.0),
+    ParameterSpec('diagnostics_latency_budget_ms', 0.0,
+                  'p90 receive-to-publish latency above this is reported WARN (0 = no budget).',
+                  0.0, 1e6),
 )
 
 
@@ -84,6 +94,8 @@ class NodeSettings:
     output_qos_depth: int
     overlay_alpha: float
     tracker: TrackerConfig = TrackerConfig()
+    health: HealthLimits = HealthLimits()
+    diagnostics_period_s: float = 1.0
 
 
 def declare_parameters(node: Node) -> None:
@@ -154,6 +166,11 @@ def read_settings(node: Node) -> NodeSettings:
         output_qos_depth=value('output_qos_depth'),
         overlay_alpha=float(value('overlay_alpha')),
         tracker=tracker,
+        health=HealthLimits(
+            silent_warn_s=float(value('diagnostics_silent_warn_s')),
+            silent_error_s=float(value('diagnostics_silent_error_s')),
+            latency_budget_ms=float(value('diagnostics_latency_budget_ms'))),
+        diagnostics_period_s=float(value('diagnostics_period_s')),
     )
 
 
