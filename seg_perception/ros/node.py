@@ -17,14 +17,13 @@ from visualization_msgs.msg import MarkerArray
 from seg_perception import topics
 from seg_perception.backends.base import BackendError
 from seg_perception.backends.registry import create_backend
-from seg_perception.overlay import render_overlay
 from seg_perception.pipeline import Pipeline
 from seg_perception.rate_limit import message_kind, RateLimiter
 from seg_perception.ros import parameters
-from seg_perception.ros.conversions import (array_to_image_msg, compressed_msg_to_rgb,
-                                            image_msg_to_rgb, ImageConversionError)
+from seg_perception.ros.conversions import ImageConversionError
 from seg_perception.ros.diagnostics import diagnostic_status
-from seg_perception.ros.messages import detections_msg, label_info_msg, markers_msg
+from seg_perception.ros.frame_io import frame_from_msg, result_messages
+from seg_perception.ros.messages import label_info_msg
 from seg_perception.stream_stats import StreamStats
 from seg_perception.structures import Frame, FrameResult
 from seg_perception.tracking.tracker import Tracker
@@ -156,10 +155,7 @@ class SegmentationNode(Node):
 
     def _to_frame(self, stream: CameraStream, msg) -> Optional[Frame]:
         try:
-            rgb = compressed_msg_to_rgb(msg) if stream.compressed else image_msg_to_rgb(msg)
-            stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-            return Frame(image=rgb, stamp_ns=stamp_ns, frame_id=msg.header.frame_id,
-                         camera=stream.namespace)
+            return frame_from_msg(msg, stream.compressed, stream.namespace)
         except (ImageConversionError, ValueError) as error:
             stream.stats.on_rejected(str(error))
             self._log_limited('warning', stream.topic, f'frame rejected: {error}')
@@ -173,20 +169,14 @@ class SegmentationNode(Node):
             getattr(self.get_logger(), level)(f'{source}: {text}{more}')
 
     def _publish(self, stream: CameraStream, msg, result: FrameResult) -> None:
-        header = msg.header
-        stream.publishers['semantic'].publish(
-            array_to_image_msg(result.semantic, header, 'mono8'))
-        stream.publishers['instances'].publish(
-            array_to_image_msg(result.instances, header, 'mono16'))
-        stream.publishers['detections'].publish(detections_msg(result, header))
-        if stream.publishers['markers'].get_subscription_count() > 0:
-            stream.publishers['markers'].publish(markers_msg(result, header, stream.namespace))
-        overlay_publisher = stream.publishers['overlay']
-        if overlay_publisher.get_subscription_count() > 0:
-            alpha = self.get_parameter('overlay_alpha').value  # settable at run time
-            overlay = render_overlay(result.frame.image, result.semantic, result.instances,
-                                     alpha)
-            overlay_publisher.publish(array_to_image_msg(overlay, header, 'rgb8'))
+        # The overlay and markers cost a render each: built only while someone listens.
+        wants_overlay = stream.publishers['overlay'].get_subscription_count() > 0
+        outputs = result_messages(
+            result, msg.header, stream.namespace,
+            overlay_alpha=self.get_parameter('overlay_alpha').value if wants_overlay else None,
+            with_markers=stream.publishers['markers'].get_subscription_count() > 0)
+        for name, out_msg in outputs.items():
+            stream.publishers[name].publish(out_msg)
 
     def _publish_diagnostics(self) -> None:
         """Publish one DiagnosticStatus per camera on /diagnostics."""

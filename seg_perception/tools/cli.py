@@ -4,7 +4,8 @@ import argparse
 import sys
 from typing import List, Optional
 
-from seg_perception.tools import bench, drive, semantic_eval, tracking_eval
+from seg_perception.tools import (bench, drive, make_bag, process_bag, render, semantic_eval,
+                                  tracking_eval)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +33,16 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     tracking_eval.add_arguments(tracking_parser)
     tracking_parser.set_defaults(handler=tracking_eval.run)
+
+    for name, module, text in (
+            ('make-bag', make_bag, 'image folder or video -> rosbag2 of camera images'),
+            ('process', process_bag, 'segment a bag offline (no DDS) into a bag of results'),
+            ('render', render, 'overlay video or PNG sequence of a result bag')):
+        sub_parser = commands.add_parser(
+            name, help=text, description=module.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.add_arguments(sub_parser)
+        sub_parser.set_defaults(handler=module.run)
 
     bench_parser = commands.add_parser('bench', help='print the benchmark table',
                                        description=bench.__doc__)

@@ -1,0 +1,54 @@
+"""Camera message in, output messages out: the conversions the node and bag processing share."""
+
+from typing import Dict, Optional
+
+from std_msgs.msg import Header
+
+from seg_perception.overlay import render_overlay
+from seg_perception.ros.conversions import (array_to_image_msg, compressed_msg_to_rgb,
+                                            image_msg_to_rgb)
+from seg_perception.ros.messages import detections_msg, markers_msg
+from seg_perception.structures import Frame, FrameResult
+
+
+def frame_from_msg(msg, compressed: bool, camera: str) -> Frame:
+    """Return the ``Frame`` of an Image (``compressed`` False) or CompressedImage message.
+
+    Raises:
+        ImageConversionError: the message cannot be decoded (the reason is in the message).
+        ValueError: the decoded image is not a valid frame.
+
+    """
+    rgb = compressed_msg_to_rgb(msg) if compressed else image_msg_to_rgb(msg)
+    stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+    return Frame(image=rgb, stamp_ns=stamp_ns, frame_id=msg.header.frame_id, camera=camera)
+
+
+def result_messages(result: FrameResult, header: Header, namespace: str,
+                    overlay_alpha: Optional[float] = None,
+                    with_markers: bool = True) -> Dict[str, object]:
+    """Return output name -> message for one frame, every one with ``header``.
+
+    Args:
+        result: the pipeline's result for the frame.
+        header: the input message's header (copied exactly).
+        namespace: the camera namespace (marker namespace).
+        overlay_alpha: colour weight of the overlay; None = no overlay (it costs a render).
+        with_markers: build the RViz markers too.
+
+    Returns:
+        ``semantic``, ``instances``, ``detections``, and ``markers`` / ``overlay`` when asked.
+
+    """
+    outputs = {
+        'semantic': array_to_image_msg(result.semantic, header, 'mono8'),
+        'instances': array_to_image_msg(result.instances, header, 'mono16'),
+        'detections': detections_msg(result, header),
+    }
+    if with_markers:
+        outputs['markers'] = markers_msg(result, header, namespace)
+    if overlay_alpha is not None:
+        overlay = render_overlay(result.frame.image, result.semantic, result.instances,
+                                 overlay_alpha)
+        outputs['overlay'] = array_to_image_msg(overlay, header, 'rgb8')
+    return outputs

@@ -1,0 +1,179 @@
+"""Open rosbag2 bags (sqlite3 or mcap storage, CDR messages) with the ``rosbags`` library.
+
+The typestore is ROS 2 Jazzy's with the vision_msgs 4.1 definitions registered from their
+``.msg`` files, so that bags written here carry the same message definitions as ``ros2 bag``'s.
+"""
+
+from functools import lru_cache
+import os
+from pathlib import Path
+import shutil
+from typing import Dict, List, Optional
+
+import numpy as np
+from rosbags.interfaces import (Qos, QosDurability, QosHistory, QosLiveliness, QosReliability,
+                                QosTime)
+from rosbags.rosbag2 import Reader, StoragePlugin, Writer
+from rosbags.typesys import get_types_from_msg, get_typestore, Stores
+
+from seg_perception.tools import paths
+
+#: Storage formats of rosbag2 that ``make-bag`` and ``process`` write.
+STORAGES = ('sqlite3', 'mcap')
+
+#: rosbag2 metadata version written (ROS 2 Jazzy's).
+BAG_VERSION = 9
+
+IMAGE_TYPE = 'sensor_msgs/msg/Image'
+COMPRESSED_TYPE = 'sensor_msgs/msg/CompressedImage'
+CAMERA_TYPES = (IMAGE_TYPE, COMPRESSED_TYPE)
+
+
+class BagError(ValueError):
+    """A bag that cannot be opened or lacks what was asked of it."""
+
+
+def vision_msgs_dirs() -> List[Path]:
+    """Return folders that may hold vision_msgs' ``.msg`` files, most specific first."""
+    candidates = [paths.repo_root() / 'third_party' / 'vision_msgs' / 'msg']
+    for prefix in os.environ.get('AMENT_PREFIX_PATH', '').split(os.pathsep):
+        if prefix:
+            candidates.append(Path(prefix) / 'share' / 'vision_msgs' / 'msg')
+    return [c for c in candidates if c.is_dir() and any(c.glob('*.msg'))]
+
+
+@lru_cache(maxsize=1)
+def typestore():
+    """Return the Jazzy typestore with vision_msgs registered.
+
+    Raises:
+        BagError: no vision_msgs message definitions were found.
+
+    """
+    store = get_typestore(Stores.ROS2_JAZZY)
+    folders = vision_msgs_dirs()
+    if not folders:
+        raise BagError('vision_msgs message definitions (.msg) not found in third_party/ or '
+                       'in $AMENT_PREFIX_PATH/share/vision_msgs/msg')
+    types: Dict = {}
+    for path in sorted(folders[0].glob('*.msg')):
+        types.update(get_types_from_msg(path.read_text(), f'vision_msgs/msg/{path.stem}'))
+    store.register(types)
+    return store
+
+
+def offered_qos(latched: bool = False, depth: int = 2) -> List[Qos]:
+    """Return the offered QoS recorded for a topic: reliable; transient local when latched.
+
+    ``ros2 bag play`` offers this QoS, so a latched topic (``label_info``) reaches late readers.
+    """
+    unset = QosTime(sec=0, nsec=0)
+    return [Qos(history=QosHistory.KEEP_LAST, depth=1 if latched else depth,
+                reliability=QosReliability.RELIABLE,
+                durability=QosDurability.TRANSIENT_LOCAL if latched else QosDurability.VOLATILE,
+                deadline=unset, lifespan=unset, liveliness=QosLiveliness.AUTOMATIC,
+                liveliness_lease_duration=unset, avoid_ros_namespace_conventions=False)]
+
+
+def storage_plugin(storage: str) -> StoragePlugin:
+    """Return the rosbags storage plugin of ``'sqlite3'`` or ``'mcap'``.
+
+    Raises:
+        BagError: an unknown storage name.
+
+    """
+    if storage not in STORAGES:
+        raise BagError(f'unknown storage {storage!r}: use one of {", ".join(STORAGES)}')
+    return StoragePlugin.MCAP if storage == 'mcap' else StoragePlugin.SQLITE3
+
+
+def bag_storage(path: Path) -> str:
+    """Return the storage format (``'sqlite3'`` or ``'mcap'``) of an existing bag folder."""
+    path = Path(path)
+    if any(path.glob('*.mcap')):
+        return 'mcap'
+    return 'sqlite3'
+
+
+def open_reader(path: Path) -> Reader:
+    """Open a rosbag2 folder for reading (call ``.open()`` or use it as a context manager).
+
+    Raises:
+        BagError: the path is not a rosbag2 folder (no ``metadata.yaml``).
+
+    """
+    path = Path(path)
+    if not path.is_dir() or not (path / 'metadata.yaml').is_file():
+        raise BagError(f'{path} is not a rosbag2 folder (no metadata.yaml)')
+    return Reader(path)
+
+
+def open_writer(path: Path, storage: str, overwrite: bool = False) -> Writer:
+    """Return a ``Writer`` for a new bag folder at ``path`` (not opened yet).
+
+    Raises:
+        BagError: an unknown storage, or ``path`` exists and ``overwrite`` is False.
+
+    """
+    path = Path(path)
+    plugin = storage_plugin(storage)
+    if path.exists():
+        if not overwrite:
+            raise BagError(f'output bag {path} already exists (use --overwrite to replace it)')
+        shutil.rmtree(path)
+    return Writer(path, version=BAG_VERSION, storage_plugin=plugin)
+
+
+def camera_connections(reader: Reader, topics: Optional[List[str]] = None) -> List:
+    """Return the reader's connections of camera topics (Image or CompressedImage).
+
+    Args:
+        reader: an open reader.
+        topics: the topics wanted; None = every Image and CompressedImage topic.
+
+    Raises:
+        BagError: a named topic is missing or not an image, or the bag has no image topic.
+
+    """
+    by_topic = {c.topic: c for c in reader.connections}
+    if topics:
+        for topic in topics:
+            if topic not in by_topic:
+                raise BagError(f'topic {topic} is not in the bag (it has: '
+                               f'{", ".join(sorted(by_topic)) or "no topics"})')
+            if by_topic[topic].msgtype not in CAMERA_TYPES:
+                raise BagError(f'topic {topic} is {by_topic[topic].msgtype}, not an image')
+        return [c for c in reader.connections if c.topic in topics]
+    found = [c for c in reader.connections if c.msgtype in CAMERA_TYPES]
+    if not found:
+        raise BagError('the bag has no sensor_msgs/Image or CompressedImage topic (it has: '
+                       f'{", ".join(sorted(by_topic)) or "no topics"})')
+    return found
+
+
+def image_to_array(msg) -> np.ndarray:
+    """Return the pixels of a typestore ``sensor_msgs/Image`` of rgb8, bgr8, mono8 or mono16.
+
+    Returns:
+        (H, W, 3) uint8 RGB for colour encodings, (H, W) uint8 or uint16 for mono ones.
+
+    Raises:
+        ValueError: another encoding, or data shorter than ``height * step``.
+
+    """
+    layouts = {'rgb8': (3, np.uint8), 'bgr8': (3, np.uint8), 'mono8': (1, np.uint8),
+               'mono16': (1, np.uint16)}
+    if msg.encoding not in layouts:
+        raise ValueError(f'image encoding {msg.encoding!r} is not supported here')
+    channels, dtype = layouts[msg.encoding]
+    row_bytes = msg.width * channels * np.dtype(dtype).itemsize
+    data = np.asarray(msg.data, dtype=np.uint8)
+    if msg.step < row_bytes or data.size < msg.height * msg.step:
+        raise ValueError(f'{msg.encoding} image {msg.width}x{msg.height} step {msg.step} has '
+                         f'{data.size} bytes, needs {msg.height * msg.step}')
+    rows = data[:msg.height * msg.step].reshape(msg.height, msg.step)[:, :row_bytes]
+    pixels = np.ascontiguousarray(rows).view(
+        np.dtype(dtype).newbyteorder('>' if msg.is_bigendian else '<'))
+    pixels = pixels.astype(dtype).reshape(
+        (msg.height, msg.width, channels) if channels == 3 else (msg.height, msg.width))
+    return pixels[:, :, ::-1].copy() if msg.encoding == 'bgr8' else pixels

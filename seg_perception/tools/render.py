@@ -1,0 +1,182 @@
+"""Render a result bag of ``process`` (or a recording of the node) as a video or PNG sequence.
+
+Frames come from <NS>/segmentation/overlay when the bag has it; otherwise they are recomputed
+from <NS>/segmentation/semantic and instances, blended over the camera image when the bag holds
+it (see process --include-inputs). Each tracked object's box, class name and id are drawn from
+<NS>/segmentation/detections. OUT ending in .mp4 or .avi is a video; anything else a folder of
+PNGs (000000.png, ...).
+"""
+
+import argparse
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import cv2
+import numpy as np
+
+from seg_perception import topics
+from seg_perception.overlay import render_overlay
+from seg_perception.tools import bag_io
+
+VIDEO_SUFFIXES = ('.mp4', '.avi')
+_SUFFIX = '/segmentation/'
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``seg-perception render``."""
+    parser.add_argument('result_bag', type=Path, help='rosbag2 folder written by process')
+    parser.add_argument('out', type=Path, help='video file (.mp4, .avi) or PNG folder')
+    parser.add_argument('--topic', default=None, metavar='NS',
+                        help='camera namespace, e.g. /camera (default: the only one in the bag)')
+    parser.add_argument('--fps', type=float, default=0.0,
+                        help='video frame rate (default: from the stamps, else 10)')
+    parser.add_argument('--alpha', type=float, default=0.5,
+                        help='class colour weight when recomputing the overlay')
+
+
+def _stamp(msg) -> int:
+    return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+
+
+def camera_namespaces(reader) -> List[str]:
+    """Return the camera namespaces that have segmentation outputs in an open reader."""
+    found = {c.topic.split(_SUFFIX)[0] for c in reader.connections if _SUFFIX in c.topic}
+    return sorted(found)
+
+
+def _pick_namespace(reader, namespace: Optional[str]) -> str:
+    found = camera_namespaces(reader)
+    if namespace is not None:
+        namespace = '/' + namespace.strip('/') if namespace.strip('/') else ''
+        if namespace not in found:
+            raise bag_io.BagError(f'no segmentation outputs for camera {namespace or "/"} '
+                                  f'(the bag has: {", ".join(found) or "none"})')
+        return namespace
+    if len(found) != 1:
+        raise bag_io.BagError(f'the bag has segmentation outputs of {len(found)} cameras '
+                              f'({", ".join(found) or "none"}): choose one with --topic')
+    return found[0]
+
+
+def _read_topics(reader, wanted: Dict[str, str]) -> Dict[str, Dict[int, object]]:
+    """Return name -> {header stamp ns: typestore message} for each wanted name -> topic."""
+    store = bag_io.typestore()
+    by_topic = {topic: name for name, topic in wanted.items()}
+    connections = [c for c in reader.connections if c.topic in by_topic]
+    messages: Dict[str, Dict[int, object]] = {name: {} for name in wanted}
+    for connection, _, raw in reader.messages(connections=connections):
+        msg = store.deserialize_cdr(raw, connection.msgtype)
+        messages[by_topic[connection.topic]][_stamp(msg)] = msg
+    return messages
+
+
+def _input_topic(reader, namespace: str) -> Optional[Tuple[str, str]]:
+    for connection in reader.connections:
+        if connection.msgtype in bag_io.CAMERA_TYPES and _SUFFIX not in connection.topic \
+                and topics.camera_namespace(connection.topic) == namespace:
+            return connection.topic, connection.msgtype
+    return None
+
+
+def _camera_rgb(msg, msgtype: str) -> np.ndarray:
+    if msgtype == bag_io.COMPRESSED_TYPE:
+        bgr = cv2.imdecode(np.asarray(msg.data, dtype=np.uint8), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise ValueError('cannot decode compressed camera image')
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    pixels = bag_io.image_to_array(msg)
+    return pixels if pixels.ndim == 3 else cv2.cvtColor(
+        pixels.astype(np.uint8), cv2.COLOR_GRAY2RGB)
+
+
+def draw_detections(rgb: np.ndarray, detections) -> np.ndarray:
+    """Draw each detection's box and ``class #id`` on (H, W, 3) uint8 RGB (in place)."""
+    for det in detections.detections:
+        cx, cy = det.bbox.center.position.x, det.bbox.center.position.y
+        x0, y0 = int(round(cx - det.bbox.size_x / 2)), int(round(cy - det.bbox.size_y / 2))
+        x1, y1 = int(round(cx + det.bbox.size_x / 2)), int(round(cy + det.bbox.size_y / 2))
+        name = det.results[0].hypothesis.class_id if det.results else '?'
+        text = f'{name} #{det.id}'
+        cv2.rectangle(rgb, (x0, y0), (x1, y1), (255, 255, 255), 1)
+        cv2.putText(rgb, text, (x0, max(y0 - 4, 10)), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
+                    (0, 0, 0), 3, cv2.LINE_AA)
+        cv2.putText(rgb, text, (x0, max(y0 - 4, 10)), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
+                    (255, 255, 255), 1, cv2.LINE_AA)
+    return rgb
+
+
+def render_frames(result_bag: Path, namespace: Optional[str] = None,
+                  alpha: float = 0.5) -> List[Tuple[int, np.ndarray]]:
+    """Return (header stamp ns, (H, W, 3) uint8 RGB) per frame of a result bag, stamp order.
+
+    Raises:
+        BagError: no outputs for the camera, or neither overlay nor semantic+instances.
+
+    """
+    with bag_io.open_reader(result_bag) as reader:
+        namespace = _pick_namespace(reader, namespace)
+        names = topics.output_topics(namespace + '/image')
+        wanted = {name: names[name]
+                  for name in ('overlay', 'semantic', 'instances', 'detections')}
+        camera = _input_topic(reader, namespace)
+        if camera is not None:
+            wanted['camera'] = camera[0]
+        messages = _read_topics(reader, wanted)
+    frames = []
+    if messages['overlay']:
+        for stamp, msg in sorted(messages['overlay'].items()):
+            frames.append((stamp, bag_io.image_to_array(msg)))
+    elif messages['semantic'] and messages['instances']:
+        for stamp, semantic_msg in sorted(messages['semantic'].items()):
+            if stamp not in messages['instances']:
+                continue
+            semantic = bag_io.image_to_array(semantic_msg)
+            instances = bag_io.image_to_array(messages['instances'][stamp])
+            image_msg = messages.get('camera', {}).get(stamp)
+            if image_msg is not None:
+                image, weight = _camera_rgb(image_msg, camera[1]), alpha
+            else:
+                image, weight = np.zeros(semantic.shape + (3,), np.uint8), 1.0
+            frames.append((stamp, render_overlay(image, semantic, instances, weight)))
+    else:
+        raise bag_io.BagError(f'{result_bag}: no overlay and no semantic + instances messages '
+                              f'under {namespace}/segmentation')
+    for stamp, rgb in frames:
+        if stamp in messages['detections']:
+            draw_detections(rgb, messages['detections'][stamp])
+    return frames
+
+
+def write_output(frames: List[Tuple[int, np.ndarray]], out: Path, fps: float = 0.0) -> str:
+    """Write frames as a video (``out`` ends in .mp4 / .avi) or PNGs in folder ``out``."""
+    out = Path(out)
+    if out.suffix.lower() in VIDEO_SUFFIXES:
+        if fps <= 0:
+            gaps = np.diff([stamp for stamp, _ in frames])
+            gaps = gaps[gaps > 0]
+            fps = 1e9 / float(np.median(gaps)) if gaps.size else 10.0
+        height, width = frames[0][1].shape[:2]
+        codec = 'mp4v' if out.suffix.lower() == '.mp4' else 'MJPG'
+        out.parent.mkdir(parents=True, exist_ok=True)
+        video = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*codec), fps, (width, height))
+        if not video.isOpened():
+            raise ValueError(f'cannot open video writer for {out}')
+        for _, rgb in frames:
+            if rgb.shape[:2] != (height, width):
+                rgb = cv2.resize(rgb, (width, height))
+            video.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+        video.release()
+        return f'video {out} ({len(frames)} frames, {fps:.2f} fps)'
+    out.mkdir(parents=True, exist_ok=True)
+    for index, (_, rgb) in enumerate(frames):
+        cv2.imwrite(str(out / f'{index:06d}.png'), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    return f'{len(frames)} PNGs in {out}'
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``seg-perception render``."""
+    frames = render_frames(args.result_bag, args.topic, args.alpha)
+    if not frames:
+        raise bag_io.BagError(f'{args.result_bag} has no frames to render')
+    print(f'wrote {write_output(frames, args.out, args.fps)}')
+    return 0
