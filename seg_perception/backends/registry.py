@@ -6,9 +6,13 @@ from typing import Dict, Tuple
 from seg_perception.backends.base import BackendError, BackendOptions, Segmenter
 
 
-# name -> ('module', 'ClassName', 'pip packages needed')
+# name -> ('module', 'ClassName' or factory function taking BackendOptions, 'pip packages needed')
 _BACKENDS: Dict[str, Tuple[str, str, str]] = {
     'espnetv2': ('seg_perception.backends.espnetv2', 'ESPNetv2Backend', 'torch opencv-python'),
+    'espnetv2+twinlitenet': ('seg_perception.backends.composite',
+                             'espnetv2_with_twinlitenet_lanes', 'torch opencv-python'),
+    'twinlitenet': ('seg_perception.backends.twinlitenet', 'TwinLiteNetBackend',
+                    'torch opencv-python'),
 }
 
 

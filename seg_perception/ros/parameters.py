@@ -33,7 +33,8 @@ PARAMETERS: Tuple[ParameterSpec, ...] = (
     ParameterSpec('backend', 'espnetv2', 'Segmentation backend name.'),
     ParameterSpec('weights_path', '', 'Checkpoint file; empty = search weights_dir, then the '
                   'cache ($SEG_PERCEPTION_WEIGHTS_DIR or ~/.cache/seg_perception/weights).'),
-    ParameterSpec('weights_dir', '', 'Directory searched for the checkpoint before the cache.'),
+    ParameterSpec('weights_dir', '', 'Directories searched for the checkpoints before the cache, '
+                  "separated by ':'."),
     ParameterSpec('allow_download', True,
                   'Download a missing checkpoint from its authors into the cache.'),
     ParameterSpec('device', 'auto', 'Inference device: auto, cpu, cuda or cuda:N.'),
@@ -139,7 +140,7 @@ def read_settings(node: Node) -> NodeSettings:
             f'parameter qos_reliability must be best_effort or reliable, got {reliability!r}')
     options = BackendOptions(
         weights_path=value('weights_path'),
-        weights_dirs=(value('weights_dir'),) if value('weights_dir') else (),
+        weights_dirs=tuple(d for d in value('weights_dir').split(':') if d),
         allow_download=value('allow_download'),
         device=value('device'),
         half=value('half_precision'),

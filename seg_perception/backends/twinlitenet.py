@@ -1,0 +1,133 @@
+"""TwinLiteNet trained on BDD100K (Che et al., MAPR 2023) as a segmentation backend.
+
+Two binary heads: drivable area -> canonical ``road``, lane lines -> ``lane_marking`` (a lane pixel
+wins over drivable area); every other pixel is unlabeled. No thing classes, so no instances. On
+its own it labels only the road surface; its main use is as the secondary of a
+``CompositeBackend`` that paints its lane lines over a Cityscapes model (``espnetv2+twinlitenet``).
+
+Checkpoint: the authors' ``pretrained/best.pth`` (chequanghuy/TwinLiteNet, MIT). It is looked for
+as ``best.pth`` in ``<dir>/twinlitenet/`` and ``<dir>/`` for each weights folder, then in
+``<cache>/twinlitenet/``, then downloaded there.
+Recipe (the authors' test_image.py): RGB, bilinear resize to 640x360, /255, no mean/std.
+
+Speed: a third of the checkpoint's values are subnormal floats; they are zeroed at load (see
+``twinlitenet_net.zero_subnormals_``), which leaves the outputs bit-identical on the BDD100K
+sample frames. The issue reported 3.7 s -> 0.23 s for a 640x360 forward pass from this alone on
+its CPU. On ours (2-core AMD EPYC, shared with other jobs, one thread) the convolutions took the
+same time either way (0.64 vs 0.66 s); but zeroing makes every key weight of the position
+attention zero, so its 3600x3600 softmax and matmul reduce to a mean (``PositionAttention``):
+0.80-0.89 s per pass instead of 1.4-1.7 s (raw weights). Set the extra option
+``twinlitenet_zero_subnormals: 'false'`` to keep the weights exactly as published.
+"""
+
+from pathlib import Path
+from typing import List, Sequence, Tuple
+
+import cv2
+import numpy as np
+import torch
+
+from seg_perception import taxonomy
+from seg_perception.backends.base import BackendError, BackendOptions, Segmenter
+from seg_perception.backends.torch_device import select_device
+from seg_perception.backends.twinlitenet_net import (INPUT_DIVISOR, load_twinlitenet,
+                                                     NATIVE_INPUT_SIZE)
+from seg_perception.structures import PanopticResult
+from seg_perception.weights import default_cache_dir, resolve_weights, WeightsError, WeightsSpec
+
+_TWINLITENET_COMMIT = '524141821c373c886443cf4254e3e87787c2c55e'
+
+#: The authors' checkpoint (BDD100K drivable area + lane lines).
+CHECKPOINT = WeightsSpec(
+    'best.pth',
+    '98ffc6c8abc98fda72052117249ce4e2dbc85e58cfcfc6ee2d42f5398c772463',
+    f'https://github.com/chequanghuy/TwinLiteNet/raw/{_TWINLITENET_COMMIT}/pretrained/best.pth')
+#: Sub-folder of weights folders and of the cache where the checkpoint lives.
+WEIGHTS_SUBDIR = 'twinlitenet'
+#: Extra option (``BackendOptions.extra``): set to ``'false'`` to keep subnormal weights.
+ZERO_SUBNORMALS_KEY = 'twinlitenet_zero_subnormals'
+
+
+def weights_search_dirs(weights_dirs: Sequence[str]) -> List[str]:
+    """Return the folders searched for ``best.pth``: ``<dir>/twinlitenet`` then ``<dir>``."""
+    found: List[str] = []
+    for folder in weights_dirs:
+        if folder:
+            found += [str(Path(folder).expanduser() / WEIGHTS_SUBDIR), folder]
+    return found
+
+
+class TwinLiteNetBackend(Segmenter):
+    """BDD100K TwinLiteNet: drivable area as ``road``, lane lines as ``lane_marking``."""
+
+    name = 'twinlitenet'
+
+    def __init__(self, options: BackendOptions = BackendOptions()):
+        width = options.input_width or NATIVE_INPUT_SIZE[0]
+        height = options.input_height or NATIVE_INPUT_SIZE[1]
+        if width % INPUT_DIVISOR or height % INPUT_DIVISOR or width <= 0 or height <= 0:
+            raise BackendError(
+                f'twinlitenet input size {width}x{height} must be positive multiples of '
+                f'{INPUT_DIVISOR} (the authors use 640x360)')
+        self.input_size = (width, height)
+        self.device = select_device(options.device)
+        self._half = bool(options.half and self.device.type == 'cuda')
+        self.weights_path = resolve_weights(
+            CHECKPOINT, options.weights_path, weights_search_dirs(options.weights_dirs),
+            cache_dir=default_cache_dir() / WEIGHTS_SUBDIR,
+            allow_download=options.allow_download)
+        zero = options.extra.get(ZERO_SUBNORMALS_KEY, 'true').strip().lower() != 'false'
+        try:
+            network = load_twinlitenet(self.weights_path, zero_subnormals=zero)
+        except Exception as error:  # torch raises several types for corrupt or foreign files
+            raise WeightsError(
+                f'checkpoint {self.weights_path} is not a TwinLiteNet(2, 3) state dict '
+                f'(strict key match): {error}') from error
+        self.network = network.to(self.device)
+        if self._half:
+            self.network.half()
+        self._road = taxonomy.class_id('road')
+        self._lane = taxonomy.class_id('lane_marking')
+
+    @property
+    def class_ids(self) -> Tuple[int, ...]:
+        """Canonical ids of ``road`` and ``lane_marking``."""
+        return tuple(sorted((self._road, self._lane)))
+
+    def preprocess(self, images: Sequence[np.ndarray]) -> torch.Tensor:
+        """Resize a batch of (H, W, 3) uint8 RGB images to (N, 3, h, w) floats in [0, 1]."""
+        width, height = self.input_size
+        resized = np.stack([
+            image if image.shape[:2] == (height, width)
+            else cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
+            for image in images])
+        batch = torch.from_numpy(resized).to(self.device).permute(0, 3, 1, 2)
+        batch = batch.to(torch.float16 if self._half else torch.float32) / 255.0
+        return batch.contiguous()
+
+    @torch.inference_mode()
+    def infer_labels(self, batch: torch.Tensor) -> np.ndarray:
+        """Run the network; return (N, h, w) uint8 canonical ids at the input resolution."""
+        drivable, lanes = self.network(batch)
+        # argmax over two channels, ties to channel 0 as torch.argmax does
+        labels = torch.full(drivable.shape[:1] + drivable.shape[2:], taxonomy.UNLABELED,
+                            dtype=torch.uint8, device=drivable.device)
+        labels[drivable[:, 1] > drivable[:, 0]] = self._road
+        labels[lanes[:, 1] > lanes[:, 0]] = self._lane
+        return labels.cpu().numpy()
+
+    def segment(self, images: Sequence[np.ndarray]) -> Tuple[PanopticResult, ...]:
+        """Segment a batch of (H, W, 3) uint8 RGB images; see ``Segmenter.segment``."""
+        if not images:
+            return ()
+        labels = self.infer_labels(self.preprocess(images))
+        return tuple(
+            PanopticResult(semantic=labels[i],
+                           instance_map=np.zeros(labels[i].shape, dtype=np.int32))
+            for i in range(len(images)))
+
+    def release(self) -> None:
+        """Drop the network and free accelerator memory."""
+        self.network = None
+        if self.device.type == 'cuda':
+            torch.cuda.empty_cache()
