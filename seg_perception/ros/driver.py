@@ -5,6 +5,7 @@ message and, in lock-step, the driver waits for the node's outputs with that fra
 sending the next one, so no frame is dropped however slow the model is.
 """
 
+import contextlib
 from dataclasses import dataclass, field
 import threading
 import time
@@ -12,6 +13,7 @@ from typing import Dict, List, Optional
 
 import cv2
 import numpy as np
+import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -154,6 +156,11 @@ class NodeDriver(Node):
                 self._lock.wait(timeout=0.1)
         return False
 
+    def forget(self, stamp_ns: int) -> None:
+        """Drop what was collected for a stamp (long runs would otherwise keep every image)."""
+        with self._lock:
+            self.frames.pop(stamp_ns, None)
+
     def send_lockstep(self, msg, names=None, timeout_s: float = 60.0,
                       retries: int = 2) -> Optional[FrameOutputs]:
         """Send a frame and wait for its outputs, resending if the first copy was lost.
@@ -178,6 +185,16 @@ def decode_output(msg: Image) -> np.ndarray:
         rows = np.frombuffer(msg.data, np.uint8).reshape(msg.height, msg.step)
         return rows[:, :msg.width * 2].view('<u2' if not msg.is_bigendian else '>u2')
     return image_msg_to_rgb(msg)
+
+
+@contextlib.contextmanager
+def ros_context():
+    """Initialise rclpy for the duration of a ``with`` block (tools use it, not rclpy itself)."""
+    rclpy.init()
+    try:
+        yield
+    finally:
+        rclpy.try_shutdown()
 
 
 def spin_in_background(node: Node) -> List:

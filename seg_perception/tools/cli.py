@@ -4,8 +4,8 @@ import argparse
 import sys
 from typing import List, Optional
 
-from seg_perception.tools import (bench, drive, make_bag, process_bag, render, semantic_eval,
-                                  tracking_eval)
+from seg_perception.tools import (bench, drive, make_bag, process_bag, render, replay,
+                                  semantic_eval, tracking_eval)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name, module, text in (
             ('make-bag', make_bag, 'image folder or video -> rosbag2 of camera images'),
             ('process', process_bag, 'segment a bag offline (no DDS) into a bag of results'),
-            ('render', render, 'overlay video or PNG sequence of a result bag')):
+            ('render', render, 'overlay video or PNG sequence of a result bag'),
+            ('replay', replay, "publish a bag's camera topics into the ROS graph")):
         sub_parser = commands.add_parser(
             name, help=text, description=module.__doc__,
             formatter_class=argparse.RawDescriptionHelpFormatter)

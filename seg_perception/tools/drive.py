@@ -53,6 +53,33 @@ def stop_node(process: subprocess.Popen, timeout_s: float = 10.0) -> int:
     return process.returncode
 
 
+def _drive_frames(args: argparse.Namespace, driver, overlay_dir: Path,
+                  semantic_dir: Path) -> List[float]:
+    """Send every frame in lock-step, save its overlay and semantic PNGs; return latencies, ms."""
+    from seg_perception.ros.driver import (decode_output, make_camera_msg, ns_to_header,
+                                           stamp_to_ns)
+
+    latencies = []
+    start_ns = time.time_ns()
+    for index, (name, rgb) in enumerate(iter_frames(args.source, args.limit)):
+        header = ns_to_header(start_ns + int(index * 1e9 / args.fps), args.frame_id)
+        msg = make_camera_msg(rgb, header, args.encoding)
+        outputs = driver.send_lockstep(msg, timeout_s=args.timeout)
+        if outputs is None:
+            print(f'frame {index} {name}: no output within {args.timeout} s', flush=True)
+            continue
+        latency_ms = 1000.0 * (outputs.received_s['semantic'] - outputs.sent_s)
+        latencies.append(latency_ms)
+        semantic = decode_output(outputs.messages['semantic'])
+        overlay = decode_output(outputs.messages['overlay'])
+        driver.forget(stamp_to_ns(msg.header.stamp))
+        cv2.imwrite(str(semantic_dir / f'{name}.png'), semantic)
+        cv2.imwrite(str(overlay_dir / f'{name}.png'), cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
+        print(f'frame {index:4d} {name}: {rgb.shape[1]}x{rgb.shape[0]} '
+              f'latency {latency_ms:7.1f} ms', flush=True)
+    return latencies
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``seg-perception drive``."""
     default_source = paths.sample_path('camvid_samples', 'images')
@@ -86,10 +113,8 @@ def run(args: argparse.Namespace) -> int:
         print('no source given and no sample data found: pass an image folder or video',
               file=sys.stderr)
         return 2
-    import rclpy
-
-    from seg_perception.ros.driver import (decode_output, make_camera_msg, NodeDriver,
-                                           ns_to_header, spin_in_background, stop_spinning)
+    from seg_perception.ros.driver import (NodeDriver, ros_context, spin_in_background,
+                                           stop_spinning)
 
     topic = args.topic.rstrip('/') + ('/compressed' if args.encoding == 'jpeg' else '')
     overlay_dir, semantic_dir = args.out / 'overlay', args.out / 'semantic'
@@ -99,34 +124,20 @@ def run(args: argparse.Namespace) -> int:
                            ['--log-level', f'seg_perception:={args.log_level}'])
     print('starting:', ' '.join(command), flush=True)
     process = start_node(command, args.out / 'node.log')
-    rclpy.init()
-    driver = NodeDriver(topic)
-    spinner = spin_in_background(driver)
-    latencies = []
     try:
-        if not driver.wait_until_connected(timeout_s=120.0):
-            print(f'the node did not come up; see {args.out / "node.log"}', file=sys.stderr)
-            return 1
-        start_ns = time.time_ns()
-        for index, (name, rgb) in enumerate(iter_frames(args.source, args.limit)):
-            header = ns_to_header(start_ns + int(index * 1e9 / args.fps), args.frame_id)
-            outputs = driver.send_lockstep(make_camera_msg(rgb, header, args.encoding),
-                                           timeout_s=args.timeout)
-            if outputs is None:
-                print(f'frame {index} {name}: no output within {args.timeout} s', flush=True)
-                continue
-            latency_ms = 1000.0 * (outputs.received_s['semantic'] - outputs.sent_s)
-            latencies.append(latency_ms)
-            semantic = decode_output(outputs.messages['semantic'])
-            overlay = decode_output(outputs.messages['overlay'])
-            cv2.imwrite(str(semantic_dir / f'{name}.png'), semantic)
-            cv2.imwrite(str(overlay_dir / f'{name}.png'), cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
-            print(f'frame {index:4d} {name}: {rgb.shape[1]}x{rgb.shape[0]} '
-                  f'latency {latency_ms:7.1f} ms', flush=True)
+        with ros_context():
+            driver = NodeDriver(topic)
+            spinner = spin_in_background(driver)
+            try:
+                if not driver.wait_until_connected(timeout_s=120.0):
+                    print(f'the node did not come up; see {args.out / "node.log"}',
+                          file=sys.stderr)
+                    return 1
+                latencies = _drive_frames(args, driver, overlay_dir, semantic_dir)
+            finally:
+                stop_spinning(spinner)
+                driver.destroy_node()
     finally:
-        stop_spinning(spinner)
-        driver.destroy_node()
-        rclpy.try_shutdown()
         stop_node(process)
     if latencies:
         values = np.array(latencies)
