@@ -4,8 +4,8 @@ import argparse
 import sys
 from typing import List, Optional
 
-from seg_perception.tools import (bench, drive, make_bag, process_bag, render, replay,
-                                  semantic_eval, tracking_eval)
+from seg_perception.tools import (bench, drive, make_bag, panoptic_eval, process_bag, render,
+                                  replay, semantic_eval, tracking_eval)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,6 +27,11 @@ def build_parser() -> argparse.ArgumentParser:
         'semantic', help='mIoU per class of semantic PNGs', description=semantic_eval.__doc__)
     semantic_eval.add_arguments(semantic_parser)
     semantic_parser.set_defaults(handler=semantic_eval.run)
+    panoptic_parser = evaluations.add_parser(
+        'panoptic', help='PQ / SQ / RQ against Cityscapes instanceIds ground truth',
+        description=panoptic_eval.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    panoptic_eval.add_arguments(panoptic_parser)
+    panoptic_parser.set_defaults(handler=panoptic_eval.run)
     tracking_parser = evaluations.add_parser(
         'tracking', help='our tracker beside ByteTrack on noisy ground-truth detections',
         description=tracking_eval.__doc__,

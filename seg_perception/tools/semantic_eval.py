@@ -39,7 +39,8 @@ class SemanticScores:
 
     Attributes:
         class_names: name of each evaluated class, in confusion-matrix order.
-        confusion: (C, C) int64; rows = ground truth, columns = prediction.
+        confusion: (C, C + 1) int64; rows = ground truth, columns = prediction, the last
+            column counting pixels predicted as no evaluated class.
         frames: number of frames scored.
 
     """
@@ -51,7 +52,8 @@ class SemanticScores:
     def iou(self) -> np.ndarray:
         """(C,) float IoU per class; NaN for a class neither predicted nor in the ground truth."""
         true_positive = np.diag(self.confusion).astype(np.float64)
-        union = self.confusion.sum(0) + self.confusion.sum(1) - true_positive
+        predicted = self.confusion[:, :len(self.class_names)].sum(0)
+        union = predicted + self.confusion.sum(1) - true_positive
         with np.errstate(invalid='ignore', divide='ignore'):
             return np.where(union > 0, true_positive / union, np.nan)
 
@@ -81,17 +83,17 @@ class SemanticScores:
 
 
 def confusion_matrix(gt: np.ndarray, pred: np.ndarray, num_classes: int) -> np.ndarray:
-    """Return the (C, C) int64 confusion of two (H, W) integer maps of class indices.
+    """Return the (C, C + 1) int64 confusion of two (H, W) integer maps of class indices.
 
     Indices >= num_classes are ignored in the ground truth; in the prediction they count as
-    wrong (never on the diagonal).
+    wrong (a false negative of the ground-truth class), in the last column.
     """
     valid = gt < num_classes
     gt_valid = gt[valid].astype(np.int64)
     pred_valid = np.minimum(pred[valid].astype(np.int64), num_classes)
     counts = np.bincount(gt_valid * (num_classes + 1) + pred_valid,
                          minlength=num_classes * (num_classes + 1))
-    return counts.reshape(num_classes, num_classes + 1)[:, :num_classes]
+    return counts.reshape(num_classes, num_classes + 1)
 
 
 def _camvid_table() -> np.ndarray:
@@ -171,7 +173,7 @@ def evaluate_semantic(pred_dir: Path, gt_dir: Path, data_format: str) -> Semanti
     if not pairs:
         raise FileNotFoundError(
             f'no prediction in {pred_dir} matches a {data_format} ground-truth file in {gt_dir}')
-    confusion = np.zeros((len(names), len(names)), dtype=np.int64)
+    confusion = np.zeros((len(names), len(names) + 1), dtype=np.int64)
     for pred_path, gt_path, gt_table in pairs:
         gt = gt_table[_read_labels(gt_path)]
         pred = canonical_to_index[_fit(_read_labels(pred_path), gt.shape)]
