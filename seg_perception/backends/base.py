@@ -43,6 +43,23 @@ class BackendOptions:
     extra: Dict[str, str] = field(default_factory=dict)
 
 
+def network_input_size(backend: str, options: BackendOptions, native: Tuple[int, int],
+                       divisor: int) -> Tuple[int, int]:
+    """Return the (width, height) a backend runs at: the options', else its ``native`` size.
+
+    Raises:
+        BackendError: a side that is not a positive multiple of ``divisor``.
+
+    """
+    width = options.input_width or native[0]
+    height = options.input_height or native[1]
+    if width <= 0 or height <= 0 or width % divisor or height % divisor:
+        raise BackendError(
+            f'{backend} input size {width}x{height} must be positive multiples of {divisor} '
+            f'(the authors use {native[0]}x{native[1]})')
+    return width, height
+
+
 class Segmenter(abc.ABC):
     """Turns a batch of RGB images into panoptic results in the canonical taxonomy."""
 

@@ -12,7 +12,8 @@ import numpy as np
 import torch
 
 from seg_perception import taxonomy
-from seg_perception.backends.base import BackendError, BackendOptions, Segmenter
+from seg_perception.backends.base import (BackendError, BackendOptions, network_input_size,
+                                          Segmenter)
 from seg_perception.backends.espnetv2_net import ESPNetv2Segmentation, INPUT_DIVISOR
 from seg_perception.backends.torch_device import select_device
 from seg_perception.instances import panoptic_from_semantic
@@ -52,13 +53,8 @@ class ESPNetv2Backend(Segmenter):
 
     def __init__(self, options: BackendOptions = BackendOptions()):
         self._options = options
-        width = options.input_width or DEFAULT_INPUT_SIZE[0]
-        height = options.input_height or DEFAULT_INPUT_SIZE[1]
-        if width % INPUT_DIVISOR or height % INPUT_DIVISOR or width <= 0 or height <= 0:
-            raise BackendError(
-                f'espnetv2 input size {width}x{height} must be positive multiples of '
-                f'{INPUT_DIVISOR} (the authors use 1024x512)')
-        self.input_size = (width, height)
+        self.input_size = network_input_size(self.name, options, DEFAULT_INPUT_SIZE,
+                                             INPUT_DIVISOR)
         if options.model_scale not in CHECKPOINTS:
             raise BackendError(
                 f'espnetv2 model_scale {options.model_scale} has no Cityscapes checkpoint; '

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from seg_perception import taxonomy
-from seg_perception.backends.base import BackendError, BackendOptions, Segmenter
+from seg_perception.backends.base import BackendOptions, network_input_size, Segmenter
 from seg_perception.backends.torch_device import select_device
 from seg_perception.backends.twinlitenet_net import (INPUT_DIVISOR, load_twinlitenet,
                                                      NATIVE_INPUT_SIZE)
@@ -63,13 +63,8 @@ class TwinLiteNetBackend(Segmenter):
     name = 'twinlitenet'
 
     def __init__(self, options: BackendOptions = BackendOptions()):
-        width = options.input_width or NATIVE_INPUT_SIZE[0]
-        height = options.input_height or NATIVE_INPUT_SIZE[1]
-        if width % INPUT_DIVISOR or height % INPUT_DIVISOR or width <= 0 or height <= 0:
-            raise BackendError(
-                f'twinlitenet input size {width}x{height} must be positive multiples of '
-                f'{INPUT_DIVISOR} (the authors use 640x360)')
-        self.input_size = (width, height)
+        self.input_size = network_input_size(self.name, options, NATIVE_INPUT_SIZE,
+                                             INPUT_DIVISOR)
         self.device = select_device(options.device)
         self._half = bool(options.half and self.device.type == 'cuda')
         self.weights_path = resolve_weights(

@@ -30,10 +30,10 @@ import json
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-import cv2
 import numpy as np
 
 from seg_perception import taxonomy
+from seg_perception.tools.semantic_eval import fit_labels, read_label_image
 
 CLASS_NAMES: Tuple[str, ...] = taxonomy.CITYSCAPES_TRAIN_ID_NAMES
 THING_NAMES: Tuple[str, ...] = ('person', 'rider', 'car', 'truck', 'bus', 'train', 'motorcycle',
@@ -220,21 +220,6 @@ def frame_counts(gt_instance_ids: np.ndarray, pred_semantic: np.ndarray,
     return counts
 
 
-def _read(path: Path) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise ValueError(f'cannot read label image {path}')
-    if image.ndim != 2:
-        raise ValueError(f'{path} must be a single-channel image, got shape {image.shape}')
-    return image
-
-
-def _fit(image: np.ndarray, shape: Tuple[int, int]) -> np.ndarray:
-    if image.shape == shape:
-        return image
-    return cv2.resize(image, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST_EXACT)
-
-
 def _pairs(pred_dir: Path, gt_dir: Path) -> List[Tuple[Path, Optional[Path], Path]]:
     """(semantic prediction, instance prediction or None, ground truth) for every frame."""
     semantic = sorted(p for p in pred_dir.glob('*.png') if not p.stem.endswith('_instances'))
@@ -263,9 +248,10 @@ def evaluate_panoptic(pred_dir: Path, gt_dir: Path) -> PanopticCounts:
             f'no prediction in {pred_dir} matches a *_gtFine_instanceIds.png in {gt_dir}')
     total = PanopticCounts.zeros()
     for semantic_path, instances_path, gt_path in pairs:
-        gt = _read(gt_path)
-        semantic = _fit(_read(semantic_path), gt.shape)
-        instances = None if instances_path is None else _fit(_read(instances_path), gt.shape)
+        gt = read_label_image(gt_path)
+        semantic = fit_labels(read_label_image(semantic_path), gt.shape)
+        instances = (None if instances_path is None
+                     else fit_labels(read_label_image(instances_path), gt.shape))
         total.add(frame_counts(gt, semantic, instances))
     return total
 

@@ -112,7 +112,8 @@ def _cityscapes_tables() -> Tuple[Tuple[str, ...], np.ndarray]:
     return names, table
 
 
-def _read_labels(path: Path) -> np.ndarray:
+def read_label_image(path: Path) -> np.ndarray:
+    """Read a single-channel label PNG (uint8 or uint16); raise ValueError if it is not one."""
     labels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if labels is None:
         raise ValueError(f'cannot read label image {path}')
@@ -121,7 +122,8 @@ def _read_labels(path: Path) -> np.ndarray:
     return labels
 
 
-def _fit(pred: np.ndarray, shape: Tuple[int, int]) -> np.ndarray:
+def fit_labels(pred: np.ndarray, shape: Tuple[int, int]) -> np.ndarray:
+    """Resize a label map to ``shape`` (H, W) by nearest pixel-centre sampling, as PIL does."""
     if pred.shape == shape:
         return pred
     return cv2.resize(pred, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST_EXACT)
@@ -175,8 +177,8 @@ def evaluate_semantic(pred_dir: Path, gt_dir: Path, data_format: str) -> Semanti
             f'no prediction in {pred_dir} matches a {data_format} ground-truth file in {gt_dir}')
     confusion = np.zeros((len(names), len(names) + 1), dtype=np.int64)
     for pred_path, gt_path, gt_table in pairs:
-        gt = gt_table[_read_labels(gt_path)]
-        pred = canonical_to_index[_fit(_read_labels(pred_path), gt.shape)]
+        gt = gt_table[read_label_image(gt_path)]
+        pred = canonical_to_index[fit_labels(read_label_image(pred_path), gt.shape)]
         confusion += confusion_matrix(gt, pred, len(names))
     return SemanticScores(class_names=tuple(names), confusion=confusion, frames=len(pairs))
 
