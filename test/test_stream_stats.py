@@ -47,3 +47,27 @@ def test_latency_over_budget_warns():
     level, message, _ = stats.summary(HealthLimits(latency_budget_ms=500.0))
     assert level == WARN and 'over the 500 ms budget' in message
     assert stats.summary(HealthLimits(latency_budget_ms=1000.0))[0] == OK
+
+
+def test_counting_from_other_threads_while_summarising_is_safe():
+    import threading
+
+    stats = StreamStats(window_s=0.01)
+    stop = threading.Event()
+
+    def count():
+        while not stop.is_set():
+            stats.on_received()
+            stats.on_processed(1.0)
+
+    workers = [threading.Thread(target=count) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    try:
+        for _ in range(2000):
+            stats.summary()  # raised 'deque mutated during iteration' without the lock
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join()
+    assert int(stats.summary()[2]['received']) == stats.totals['received'] > 0

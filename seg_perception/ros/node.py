@@ -182,12 +182,11 @@ class SegmentationNode(Node):
         """Publish one DiagnosticStatus per camera on /diagnostics."""
         array = DiagnosticArray()
         array.header.stamp = self.get_clock().now().to_msg()
-        with self._condition:
-            for stream in self.streams:
-                level, message, values = stream.stats.summary(self.settings.health)
-                array.status.append(diagnostic_status(
-                    f'{self.get_name()}: {stream.topic}', stream.namespace or '/', level,
-                    message, values))
+        for stream in self.streams:
+            level, message, values = stream.stats.summary(self.settings.health)
+            array.status.append(diagnostic_status(
+                f'{self.get_name()}: {stream.topic}', stream.namespace or '/', level, message,
+                values))
         self._diagnostics.publish(array)
 
     def stop(self) -> None:
