@@ -3,6 +3,7 @@
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
+import cv2
 from mcap.reader import make_reader
 import numpy as np
 import pytest
@@ -22,7 +23,7 @@ from seg_perception.ros.conversions import array_to_image_msg
 from seg_perception.ros.messages import detections_msg
 from seg_perception.ros.params_file import read_file_settings, read_values
 from seg_perception.structures import Frame, FrameResult, TrackedObject
-from seg_perception.tools import bag_io, cli, make_bag
+from seg_perception.tools import bag_io, cli, make_bag, semantic_eval
 from seg_perception.tools.image_source import iter_frames, read_rgb
 from seg_perception.tools.process_bag import build_pipeline
 from seg_perception.tracking import Tracker, TrackerConfig
@@ -132,6 +133,90 @@ def test_make_bag_compressed_appends_compressed_topic(tmp_path):
     messages = read_rosbags(bag)
     assert list(messages) == ['/cam/front/image_raw/compressed']
     assert messages['/cam/front/image_raw/compressed'][0][1].format == 'jpeg'
+
+
+CALIBRATION_YAML = '''image_width: 480
+image_height: 360
+camera_name: front
+camera_matrix: {rows: 3, cols: 3, data: [400.0, 0.0, 240.5, 0.0, 401.0, 180.5, 0.0, 0.0, 1.0]}
+distortion_model: plumb_bob
+distortion_coefficients: {rows: 1, cols: 5, data: [-0.1, 0.01, 0.0, 0.0, 0.0]}
+'''
+
+
+def test_make_bag_camera_info_shares_each_frames_header(tmp_path):
+    calibration = tmp_path / 'front.yaml'
+    calibration.write_text(CALIBRATION_YAML)
+    source = tmp_path / 'frames'
+    source.mkdir()
+    for path in camvid_images(2):
+        (source / path.name).symlink_to(path)
+    bag = tmp_path / 'bag'
+    assert cli.main(['make-bag', str(source), str(bag), '--topic', '/cam/front/image_raw',
+                     '--camera-info', str(calibration), '--start', str(START_NS / 1e9)]) == 0
+    messages = read_rosbags(bag)
+    images, infos = messages['/cam/front/image_raw'], messages['/cam/front/camera_info']
+    assert [t for t, _ in infos] == [t for t, _ in images]
+    for (_, image), (_, info) in zip(images, infos):
+        assert stamp_ns(info) == stamp_ns(image)
+        assert info.header.frame_id == image.header.frame_id == 'camera_optical_frame'
+        assert (info.width, info.height, info.distortion_model) == (480, 360, 'plumb_bob')
+        np.testing.assert_allclose(info.k, [400, 0, 240.5, 0, 401, 180.5, 0, 0, 1])
+        np.testing.assert_allclose(info.d, [-0.1, 0.01, 0, 0, 0])
+        np.testing.assert_allclose(info.p, [400, 0, 240.5, 0, 0, 401, 180.5, 0, 0, 0, 1, 0])
+        np.testing.assert_allclose(info.r, np.eye(3).reshape(-1))
+
+    # process --include-inputs copies camera_info beside the camera topic
+    process_bag(bag, tmp_path / 'out', box_pipeline(), include_inputs=True)
+    out = read_rosbags(tmp_path / 'out')
+    assert [stamp_ns(m) for _, m in out['/cam/front/camera_info']] == \
+        [stamp_ns(m) for _, m in images]
+
+
+def test_make_bag_camera_info_errors(tmp_path, capsys):
+    source = tmp_path / 'frames'
+    source.mkdir()
+    (source / 'a.png').symlink_to(camvid_images(1)[0])
+    wrong_size = tmp_path / 'wrong.yaml'
+    wrong_size.write_text(CALIBRATION_YAML.replace('image_width: 480', 'image_width: 640'))
+    no_matrix = tmp_path / 'no_matrix.yaml'
+    no_matrix.write_text('image_width: 480\nimage_height: 360\n')
+    short = tmp_path / 'short.yaml'
+    short.write_text(CALIBRATION_YAML.replace('0.0, 0.0, 1.0]}', '0.0]}'))
+    for path, reason in ((wrong_size, 'is 480x360 but the camera calibration is for 640x360'),
+                         (no_matrix, 'lacks camera_matrix'),
+                         (short, 'camera_matrix must hold 9 numbers'),
+                         (tmp_path / 'absent.yaml', 'does not exist')):
+        argv = ['make-bag', str(source), str(tmp_path / f'bag_{path.stem}'),
+                '--camera-info', str(path)]
+        assert cli.main(argv) == 2
+        assert reason in capsys.readouterr().err
+
+
+def test_evaluate_semantic_reads_a_result_bag(tmp_path, capsys):
+    """A result bag scores exactly as the same predictions written as PNGs."""
+    in_bag = make_input_bag(tmp_path, 'in', 2)
+    out_bag = tmp_path / 'out'
+    process_bag(in_bag, out_bag, box_pipeline())
+    gt_dir = tmp_path / 'gt'
+    gt_dir.mkdir()
+    pred_dir = tmp_path / 'pred'
+    pred_dir.mkdir()
+    labels = sample('camvid_samples', 'labels')
+    semantic = read_rosbags(out_bag)['/cam/front/segmentation/semantic']
+    for path, (_, msg) in zip(camvid_images(2), semantic):
+        (gt_dir / path.name).symlink_to(labels / path.name)
+        cv2.imwrite(str(pred_dir / path.name), bag_io.image_to_array(msg))
+    from_bag = semantic_eval.evaluate_semantic(out_bag, gt_dir, 'camvid')
+    from_pngs = semantic_eval.evaluate_semantic(pred_dir, gt_dir, 'camvid')
+    assert from_bag.frames == from_pngs.frames == 2
+    np.testing.assert_array_equal(from_bag.confusion, from_pngs.confusion)
+    assert from_bag.confusion[semantic_eval.CAMVID_CLASSES.index('Road')].sum() > 0
+
+    (gt_dir / 'extra.png').symlink_to(labels / camvid_images(3)[2].name)
+    assert cli.main(['evaluate', 'semantic', '--pred', str(out_bag), '--gt', str(gt_dir),
+                     '--format', 'camvid']) == 2
+    assert 'holds 2 semantic frames but the ground truth has 3 files' in capsys.readouterr().err
 
 
 def test_bag_errors_are_clear(tmp_path):

@@ -80,7 +80,8 @@ def process_bag(in_bag: Path, out_bag: Path, pipeline: Pipeline,
         out_bag: rosbag2 folder to create.
         pipeline: the segmenter and trackers (one tracker per camera namespace).
         image_topics: camera topics to process; None = every Image / CompressedImage topic.
-        include_inputs: also copy the processed camera topics into ``out_bag``.
+        include_inputs: also copy the processed camera topics, and their sibling
+            ``camera_info`` topics, into ``out_bag``.
         storage: ``'sqlite3'`` or ``'mcap'``; None = the input bag's.
         overlay_alpha: colour weight of the overlay, 0..1.
         limit: stop after this many frames (0 = all).
@@ -107,13 +108,16 @@ def process_bag(in_bag: Path, out_bag: Path, pipeline: Pipeline,
         writer = bag_io.open_writer(out_bag, storage or bag_io.bag_storage(in_bag), overwrite)
         with writer:
             cameras = {c.topic: _Camera(writer, c.topic, store) for c in connections}
+            copied = _copied_connections(reader, connections) if include_inputs else []
             inputs = {c.topic: writer.add_connection(c.topic, c.msgtype, typestore=store)
-                      for c in connections} if include_inputs else {}
-            for connection, bag_time, raw in reader.messages(connections=connections):
+                      for c in copied}
+            for connection, bag_time, raw in reader.messages(connections=copied or connections):
                 if limit and stats.frames >= limit:
                     break
                 if connection.topic in inputs:
                     writer.write(inputs[connection.topic], bag_time, raw)
+                if connection.topic not in cameras:
+                    continue
                 camera = cameras[connection.topic]
                 compressed = connection.msgtype == bag_io.COMPRESSED_TYPE
                 try:
@@ -137,6 +141,13 @@ def process_bag(in_bag: Path, out_bag: Path, pipeline: Pipeline,
                     progress(stats.frames + stats.skipped, total, stats.fps)
     stats.seconds = time.perf_counter() - start
     return stats
+
+
+def _copied_connections(reader, cameras: List) -> List:
+    """Return the camera connections and their sibling ``camera_info`` connections, if any."""
+    info_topics = {topics.camera_info_topic(c.topic) for c in cameras}
+    return list(cameras) + [c for c in reader.connections
+                            if c.topic in info_topics and c.msgtype == bag_io.CAMERA_INFO_TYPE]
 
 
 def _read_frame(raw: bytes, compressed: bool, namespace: str):

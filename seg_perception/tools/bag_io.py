@@ -27,6 +27,7 @@ BAG_VERSION = 9
 IMAGE_TYPE = 'sensor_msgs/msg/Image'
 COMPRESSED_TYPE = 'sensor_msgs/msg/CompressedImage'
 CAMERA_TYPES = (IMAGE_TYPE, COMPRESSED_TYPE)
+CAMERA_INFO_TYPE = 'sensor_msgs/msg/CameraInfo'
 
 
 class BagError(ValueError):

@@ -27,7 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--topics', nargs='+', default=None, metavar='TOPIC',
                         help='camera topics to process (default: every image topic)')
     parser.add_argument('--include-inputs', action='store_true',
-                        help='copy the processed camera topics into OUT_BAG')
+                        help='copy the processed camera topics (and their camera_info) into '
+                             'OUT_BAG')
     parser.add_argument('--storage', default=None, choices=bag_io.STORAGES,
                         help='storage of OUT_BAG (default: that of IN_BAG)')
     parser.add_argument('--limit', type=int, default=0, help='stop after N frames (0 = all)')

@@ -9,17 +9,16 @@ PNGs (000000.png, ...).
 
 import argparse
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 import cv2
 import numpy as np
 
 from seg_perception import topics
 from seg_perception.overlay import render_overlay
-from seg_perception.tools import bag_io
+from seg_perception.tools import bag_io, result_bag as result_bag_io
 
 VIDEO_SUFFIXES = ('.mp4', '.avi')
-_SUFFIX = '/segmentation/'
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,45 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='class colour weight when recomputing the overlay')
 
 
-def _stamp(msg) -> int:
-    return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-
-
-def camera_namespaces(reader) -> List[str]:
-    """Return the camera namespaces that have segmentation outputs in an open reader."""
-    found = {c.topic.split(_SUFFIX)[0] for c in reader.connections if _SUFFIX in c.topic}
-    return sorted(found)
-
-
-def _pick_namespace(reader, namespace: Optional[str]) -> str:
-    found = camera_namespaces(reader)
-    if namespace is not None:
-        namespace = '/' + namespace.strip('/') if namespace.strip('/') else ''
-        if namespace not in found:
-            raise bag_io.BagError(f'no segmentation outputs for camera {namespace or "/"} '
-                                  f'(the bag has: {", ".join(found) or "none"})')
-        return namespace
-    if len(found) != 1:
-        raise bag_io.BagError(f'the bag has segmentation outputs of {len(found)} cameras '
-                              f'({", ".join(found) or "none"}): choose one with --topic')
-    return found[0]
-
-
-def _read_topics(reader, wanted: Dict[str, str]) -> Dict[str, Dict[int, object]]:
-    """Return name -> {header stamp ns: typestore message} for each wanted name -> topic."""
-    store = bag_io.typestore()
-    by_topic = {topic: name for name, topic in wanted.items()}
-    connections = [c for c in reader.connections if c.topic in by_topic]
-    messages: Dict[str, Dict[int, object]] = {name: {} for name in wanted}
-    for connection, _, raw in reader.messages(connections=connections):
-        msg = store.deserialize_cdr(raw, connection.msgtype)
-        messages[by_topic[connection.topic]][_stamp(msg)] = msg
-    return messages
-
-
 def _input_topic(reader, namespace: str) -> Optional[Tuple[str, str]]:
     for connection in reader.connections:
-        if connection.msgtype in bag_io.CAMERA_TYPES and _SUFFIX not in connection.topic \
+        if connection.msgtype in bag_io.CAMERA_TYPES and '/segmentation/' not in connection.topic \
                 and topics.camera_namespace(connection.topic) == namespace:
             return connection.topic, connection.msgtype
     return None
@@ -114,14 +77,14 @@ def render_frames(result_bag: Path, namespace: Optional[str] = None,
 
     """
     with bag_io.open_reader(result_bag) as reader:
-        namespace = _pick_namespace(reader, namespace)
+        namespace = result_bag_io.pick_namespace(reader, namespace)
         names = topics.output_topics(namespace + '/image')
         wanted = {name: names[name]
                   for name in ('overlay', 'semantic', 'instances', 'detections')}
         camera = _input_topic(reader, namespace)
         if camera is not None:
             wanted['camera'] = camera[0]
-        messages = _read_topics(reader, wanted)
+        messages = result_bag_io.read_topics(reader, wanted)
     frames = []
     if messages['overlay']:
         for stamp, msg in sorted(messages['overlay'].items()):

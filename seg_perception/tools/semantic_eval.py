@@ -1,21 +1,24 @@
 """Semantic segmentation scores (IoU per class, mIoU, pixel accuracy) against ground truth.
 
 Predictions are PNGs of canonical class ids (as the ``semantic`` topic and ``drive --out`` write
-them). Ground truth comes in Cityscapes format (``*_gtFine_labelIds.png`` or
-``*_gtFine_labelTrainIds.png``) or CamVid format (11 class indices, 11 = void). A prediction of
-another size than its ground truth is resized to it with nearest-neighbour interpolation.
+them), or a result bag of ``process``: its ``semantic`` images, in stamp order, are paired with the
+ground-truth files in name order (the order ``make-bag`` stamps an image folder in). Ground truth
+comes in Cityscapes format (``*_gtFine_labelIds.png`` or ``*_gtFine_labelTrainIds.png``) or CamVid
+format (11 class indices, 11 = void). A prediction of another size than its ground truth is
+resized to it with nearest-neighbour interpolation.
 """
 
 import argparse
 from dataclasses import dataclass
 import json
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import cv2
 import numpy as np
 
 from seg_perception import taxonomy
+from seg_perception.tools import result_bag as result_bag_io
 
 CAMVID_CLASSES = ('Sky', 'Building', 'Pole', 'Road', 'Pavement', 'Tree', 'SignSymbol', 'Fence',
                   'Car', 'Pedestrian', 'Bicyclist')
@@ -129,58 +132,104 @@ def fit_labels(pred: np.ndarray, shape: Tuple[int, int]) -> np.ndarray:
     return cv2.resize(pred, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST_EXACT)
 
 
-def _cityscapes_pairs(pred_dir: Path, gt_dir: Path) -> List[Tuple[Path, Path, bool]]:
-    """(prediction, ground truth, ground truth holds train ids) for every scorable frame."""
-    predictions = {p.name: p for p in pred_dir.glob('*.png')}
-    pairs = []
-    for gt in sorted(gt_dir.rglob('*_gtFine_label*Ids.png')):
+def _cityscapes_gt_files(gt_dir: Path) -> List[Tuple[Path, bool]]:
+    """(ground truth, it holds train ids) of every Cityscapes label file, sorted by name."""
+    files = []
+    for gt in sorted(gt_dir.rglob('*_gtFine_label*Ids.png'), key=lambda p: p.name):
         train_ids = gt.name.endswith('_gtFine_labelTrainIds.png')
         if train_ids and gt.with_name(gt.name.replace('TrainIds', 'Ids')).exists():
             continue  # labelIds is the reference when both exist
-        prefix = gt.name.split('_gtFine_')[0]
-        matches = [p for name, p in predictions.items() if name.startswith(prefix)]
-        if matches:
-            pairs.append((matches[0], gt, train_ids))
-    return pairs
+        files.append((gt, train_ids))
+    return files
 
 
-def evaluate_semantic(pred_dir: Path, gt_dir: Path, data_format: str) -> SemanticScores:
-    """Score every prediction that has a ground-truth file.
+def _ground_truth(gt_dir: Path, data_format: str
+                  ) -> Tuple[Tuple[str, ...], np.ndarray, List[Tuple[Path, np.ndarray]]]:
+    """Return class names, a canonical id -> class index table, and the ground-truth files.
 
-    Args:
-        pred_dir: PNGs of canonical class ids; Cityscapes frames are matched on their
-            ``city_sequence_frame`` prefix, CamVid frames on the file name.
-        gt_dir: the ground-truth folder (searched recursively for Cityscapes).
-        data_format: ``'cityscapes'`` or ``'camvid'``.
-
-    Raises:
-        FileNotFoundError: no prediction matches any ground-truth file.
-        ValueError: unknown format or unreadable file.
-
+    Each file comes with its own file value -> class index table; files are sorted by name.
     """
-    pred_dir, gt_dir = Path(pred_dir), Path(gt_dir)
     if data_format == 'cityscapes':
         names, canonical_to_index = _cityscapes_tables()
         label_id_to_index = canonical_to_index[taxonomy.cityscapes_label_id_table()]
         train_id_to_index = canonical_to_index[taxonomy.cityscapes_train_id_table()]
-        pairs = [(p, g, train_id_to_index if t else label_id_to_index)
-                 for p, g, t in _cityscapes_pairs(pred_dir, gt_dir)]
+        files = [(gt, train_id_to_index if train_ids else label_id_to_index)
+                 for gt, train_ids in _cityscapes_gt_files(gt_dir)]
     elif data_format == 'camvid':
         names, canonical_to_index = CAMVID_CLASSES, _camvid_table()
         identity = np.arange(256, dtype=np.uint8)
-        pairs = [(p, gt_dir / p.name, identity) for p in sorted(pred_dir.glob('*.png'))
-                 if (gt_dir / p.name).exists()]
+        files = [(gt, identity) for gt in sorted(gt_dir.glob('*.png'))]
     else:
         raise ValueError(f'unknown ground-truth format {data_format!r}: cityscapes or camvid')
+    return tuple(names), canonical_to_index, files
+
+
+def _match_prediction_files(pred_dir: Path, files: List[Tuple[Path, np.ndarray]],
+                            data_format: str) -> List[Tuple[object, Path, np.ndarray]]:
+    """Pair PNG predictions with ground truth: Cityscapes on the frame prefix, CamVid on name."""
+    predictions = {p.name: p for p in pred_dir.glob('*.png')}
+    pairs = []
+    for gt, table in files:
+        if data_format == 'cityscapes':
+            prefix = gt.name.split('_gtFine_')[0]
+            matches = sorted(p for name, p in predictions.items() if name.startswith(prefix))
+        else:
+            matches = [predictions[gt.name]] if gt.name in predictions else []
+        if matches:
+            pairs.append((matches[0], gt, table))
+    return pairs
+
+
+def _match_bag_predictions(result_bag: Path, files: List[Tuple[Path, np.ndarray]],
+                           namespace: Optional[str]) -> List[Tuple[object, Path, np.ndarray]]:
+    """Pair a result bag's semantic images, in stamp order, with ground truth in name order.
+
+    ``make-bag`` stamps an image folder's files in name order, so frame i of its bag is the
+    i-th file; both sides must hold the same number of frames.
+    """
+    predictions = result_bag_io.semantic_maps(result_bag, namespace)
+    if len(predictions) != len(files):
+        raise ValueError(
+            f'{result_bag} holds {len(predictions)} semantic frames but the ground truth has '
+            f'{len(files)} files; frames are paired in order, so the counts must be equal')
+    return [(labels, gt, table) for (_, labels), (gt, table) in zip(predictions, files)]
+
+
+def evaluate_semantic(pred: Path, gt_dir: Path, data_format: str,
+                      namespace: Optional[str] = None) -> SemanticScores:
+    """Score every prediction that has a ground-truth file.
+
+    Args:
+        pred: a folder of PNGs of canonical class ids (Cityscapes frames are matched on their
+            ``city_sequence_frame`` prefix, CamVid frames on the file name), or a result bag
+            (``process``'s output) whose ``semantic`` images are paired in stamp order with the
+            ground-truth files in name order.
+        gt_dir: the ground-truth folder (searched recursively for Cityscapes).
+        data_format: ``'cityscapes'`` or ``'camvid'``.
+        namespace: the camera of a result bag with several (e.g. ``/camera``).
+
+    Raises:
+        FileNotFoundError: no prediction matches any ground-truth file.
+        ValueError: unknown format, unreadable file, or a bag whose frame count differs from
+            the ground truth's.
+
+    """
+    pred, gt_dir = Path(pred), Path(gt_dir)
+    names, canonical_to_index, files = _ground_truth(gt_dir, data_format)
+    if (pred / 'metadata.yaml').is_file():
+        pairs = _match_bag_predictions(pred, files, namespace)
+    else:
+        pairs = _match_prediction_files(pred, files, data_format)
     if not pairs:
         raise FileNotFoundError(
-            f'no prediction in {pred_dir} matches a {data_format} ground-truth file in {gt_dir}')
+            f'no prediction in {pred} matches a {data_format} ground-truth file in {gt_dir}')
     confusion = np.zeros((len(names), len(names) + 1), dtype=np.int64)
-    for pred_path, gt_path, gt_table in pairs:
+    for prediction, gt_path, gt_table in pairs:
         gt = gt_table[read_label_image(gt_path)]
-        pred = canonical_to_index[fit_labels(read_label_image(pred_path), gt.shape)]
-        confusion += confusion_matrix(gt, pred, len(names))
-    return SemanticScores(class_names=tuple(names), confusion=confusion, frames=len(pairs))
+        labels = read_label_image(prediction) if isinstance(prediction, Path) else prediction
+        confusion += confusion_matrix(gt, canonical_to_index[fit_labels(labels, gt.shape)],
+                                      len(names))
+    return SemanticScores(class_names=names, confusion=confusion, frames=len(pairs))
 
 
 def format_table(scores: SemanticScores) -> str:
@@ -197,7 +246,10 @@ def format_table(scores: SemanticScores) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``seg-perception evaluate semantic``."""
     parser.add_argument('--pred', required=True, type=Path,
-                        help='folder of prediction PNGs (canonical class ids)')
+                        help='folder of prediction PNGs (canonical class ids), or a result bag '
+                             'of process (frames paired in order with the sorted ground truth)')
+    parser.add_argument('--topic', default=None, metavar='NS', dest='namespace',
+                        help='camera namespace in a result bag with several cameras')
     parser.add_argument('--gt', required=True, type=Path, help='ground-truth folder')
     parser.add_argument('--format', required=True, choices=('cityscapes', 'camvid'),
                         dest='data_format', help='ground-truth format')
@@ -207,7 +259,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``evaluate semantic``; return the exit code."""
-    scores = evaluate_semantic(args.pred, args.gt, args.data_format)
+    scores = evaluate_semantic(args.pred, args.gt, args.data_format, args.namespace)
     print(format_table(scores))
     if args.json:
         print(json.dumps(scores.as_dict()))
