@@ -1,9 +1,10 @@
 """Bags: make-bag, process and render over rosbag2 (sqlite3 and mcap), read back two ways."""
 
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Tuple
 
 import cv2
+from fake_segmenters import BoxSegmenter
 from mcap.reader import make_reader
 import numpy as np
 import pytest
@@ -15,8 +16,6 @@ from sensor_msgs.msg import Image
 from vision_msgs.msg import Detection2DArray
 
 from seg_perception import taxonomy
-from seg_perception.backends.base import Segmenter
-from seg_perception.instances import panoptic_from_semantic
 from seg_perception.pipeline import Pipeline
 from seg_perception.ros.bag_processing import process_bag
 from seg_perception.ros.conversions import array_to_image_msg
@@ -32,25 +31,6 @@ CAR = taxonomy.class_id('car')
 ROAD = taxonomy.class_id('road')
 START_NS = 1_700_000_000_000_000_000
 OUTPUTS = ('semantic', 'instances', 'detections', 'markers', 'overlay')
-
-
-class BoxSegmenter(Segmenter):
-    """Road with one car box in the middle of every image, at the image's own size."""
-
-    name = 'box'
-
-    @property
-    def class_ids(self) -> Tuple[int, ...]:
-        return (ROAD, CAR)
-
-    def segment(self, images: Sequence[np.ndarray]):
-        results = []
-        for image in images:
-            semantic = np.full(image.shape[:2], ROAD, dtype=np.uint8)
-            height, width = semantic.shape
-            semantic[height // 4:height // 2, width // 4:width // 2] = CAR
-            results.append(panoptic_from_semantic(semantic, image.shape[:2], min_area_px=1))
-        return tuple(results)
 
 
 def box_pipeline() -> Pipeline:

@@ -198,16 +198,26 @@ def ros_context():
 
 
 def spin_in_background(node: Node) -> List:
-    """Spin ``node`` on a daemon thread; return [executor, thread] for ``stop_spinning``."""
+    """Spin ``node`` on a daemon thread; return a handle for ``stop_spinning``."""
     executor = SingleThreadedExecutor()
     executor.add_node(node)
-    thread = threading.Thread(target=executor.spin, daemon=True)
+    running = threading.Event()
+    running.set()
+
+    def spin() -> None:
+        # spin_once in a loop rather than spin(): shutting an executor down while another
+        # thread is inside spin() can raise there (its guard condition is already gone).
+        while running.is_set() and rclpy.ok():
+            executor.spin_once(timeout_sec=0.05)
+
+    thread = threading.Thread(target=spin, daemon=True)
     thread.start()
-    return [executor, thread]
+    return [executor, thread, running]
 
 
 def stop_spinning(handle: List) -> None:
     """Stop an executor started by ``spin_in_background``."""
-    executor, thread = handle
-    executor.shutdown()
+    executor, thread, running = handle
+    running.clear()
     thread.join(timeout=5.0)
+    executor.shutdown()

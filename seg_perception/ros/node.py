@@ -4,18 +4,18 @@ from dataclasses import dataclass, field
 import sys
 import threading
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from diagnostic_msgs.msg import DiagnosticArray
 import rclpy
 from rclpy.executors import ExternalShutdownException
-from rclpy.node import Node
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from sensor_msgs.msg import CompressedImage, Image
 from vision_msgs.msg import Detection2DArray, LabelInfo
 from visualization_msgs.msg import MarkerArray
 
 from seg_perception import topics
-from seg_perception.backends.base import BackendError
+from seg_perception.backends.base import BackendError, Segmenter
 from seg_perception.backends.registry import create_backend
 from seg_perception.pipeline import Pipeline
 from seg_perception.rate_limit import message_kind, RateLimiter
@@ -24,6 +24,7 @@ from seg_perception.ros.conversions import ImageConversionError
 from seg_perception.ros.diagnostics import diagnostic_status
 from seg_perception.ros.frame_io import frame_from_msg, result_messages
 from seg_perception.ros.messages import label_info_msg
+from seg_perception.ros.parameters import NodeSettings
 from seg_perception.stream_stats import StreamStats
 from seg_perception.structures import Frame, FrameResult
 from seg_perception.tracking.tracker import Tracker
@@ -31,6 +32,13 @@ from seg_perception.weights import WeightsError
 
 #: Seconds between two log lines about the same kind of bad input on one camera.
 _WARN_PERIOD_S = 5.0
+
+
+def _describe(error: Exception) -> str:
+    """Return an error's message; unexpected kinds get their type name in front."""
+    if isinstance(error, (WeightsError, BackendError, ValueError)):
+        return str(error)
+    return f'{type(error).__name__}: {error}'
 
 
 @dataclass
@@ -47,58 +55,170 @@ class CameraStream:
     stats: StreamStats = field(default_factory=StreamStats)
 
 
-class SegmentationNode(Node):
+class SegmentationNode(LifecycleNode):
     """Segments every camera of ``image_topics`` and publishes the contract's outputs.
+
+    A managed (lifecycle) node. ``configure`` reads the parameters, loads the model and creates
+    the publishers and ``/diagnostics``; ``activate`` publishes ``label_info``, subscribes to the
+    cameras and starts the worker; ``deactivate`` unsubscribes, stops the worker and releases
+    the model (freeing accelerator memory; the next ``activate`` loads it again, trackers and
+    their ids are kept); ``cleanup`` and ``shutdown`` release everything. With the parameter
+    ``autostart`` the node configures and activates itself at start.
 
     Image callbacks only keep the newest message per camera; a worker thread takes the newest
     message of every camera that has one, runs them through the model as one batch and publishes.
     A message replaced before the worker took it is counted as dropped, so latency stays bounded
     when cameras are faster than the model.
+
+    Args:
+        segmenter_factory: builds the segmenter from the settings; default: the registry
+            backend named by the ``backend`` parameter.
+        **kwargs: passed to ``rclpy.lifecycle.LifecycleNode``.
+
     """
 
-    def __init__(self, pipeline: Optional[Pipeline] = None, **kwargs):
+    def __init__(self, segmenter_factory: Optional[Callable[[NodeSettings], Segmenter]] = None,
+                 **kwargs):
         super().__init__('seg_perception', **kwargs)
         parameters.declare_parameters(self)
-        self.settings = parameters.read_settings(self)
-        if pipeline is None:
-            segmenter = create_backend(self.settings.backend, self.settings.backend_options)
-            tracker_config = self.settings.tracker
-            pipeline = Pipeline(segmenter, lambda: Tracker(tracker_config))
-        self.pipeline = pipeline
+        self._segmenter_factory = segmenter_factory or (
+            lambda settings: create_backend(settings.backend, settings.backend_options))
+        self.settings: Optional[NodeSettings] = None
+        self.pipeline: Optional[Pipeline] = None
+        self.streams: List[CameraStream] = []
+        self.last_error = ''
+        self._active = False
         self._condition = threading.Condition()
         self._log_limiter = RateLimiter(_WARN_PERIOD_S)
-        self._stopping = False
-        self.streams: List[CameraStream] = [self._open_stream(t) for t in
-                                            self.settings.image_topics]
+        self._stopping = True
+        self._worker: Optional[threading.Thread] = None
+        self._diagnostics = None
+        self._diagnostics_timer = None
+
+    # --- lifecycle transitions -------------------------------------------------------------
+
+    def autostart(self) -> bool:
+        """Configure and activate; return False (reason in ``last_error``) if either fails."""
+        return self.trigger_configure() == TransitionCallbackReturn.SUCCESS and \
+            self.trigger_activate() == TransitionCallbackReturn.SUCCESS
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Read the parameters, load the model, create the publishers and diagnostics."""
+        try:
+            self.settings = parameters.read_settings(self)
+            segmenter = self._segmenter_factory(self.settings)
+        except Exception as error:  # whatever stops the model loading fails the transition
+            self.last_error = _describe(error)
+            self.get_logger().error(f'configure failed: {self.last_error}')
+            return TransitionCallbackReturn.FAILURE
+        tracker_config = self.settings.tracker
+        self.pipeline = Pipeline(segmenter, lambda: Tracker(tracker_config))
+        self.streams = [self._open_stream(t) for t in self.settings.image_topics]
         self._diagnostics = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self._diagnostics_timer = self.create_timer(self.settings.diagnostics_period_s,
                                                     self._publish_diagnostics)
+        self.get_logger().info(
+            f'configured: {", ".join(self.settings.image_topics)} with '
+            f'{segmenter.name or self.settings.backend} on {getattr(segmenter, "device", "cpu")}')
+        return super().on_configure(state)
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Load the model again if deactivate released it, subscribe and start the worker."""
+        if self.pipeline.segmenter is None:
+            try:
+                self.pipeline.segmenter = self._segmenter_factory(self.settings)
+            except Exception as error:  # whatever stops the model loading fails the transition
+                self.last_error = _describe(error)
+                self.get_logger().error(f'activate failed: {self.last_error}')
+                return TransitionCallbackReturn.FAILURE
+        result = super().on_activate(state)
+        class_ids = self.pipeline.segmenter.class_ids
+        for stream in self.streams:
+            stream.stats = StreamStats()
+            stream.publishers['label_info'].publish(
+                label_info_msg(class_ids, self.get_clock().now().to_msg()))
+            message_type = CompressedImage if stream.compressed else Image
+            stream.subscription = self.create_subscription(
+                message_type, stream.topic, lambda msg, s=stream: self._on_image(s, msg),
+                parameters.input_qos(self.settings))
+        self._stopping = False
         self._worker = threading.Thread(target=self._work, name='segmentation', daemon=True)
         self._worker.start()
-        self.get_logger().info(
-            f'segmenting {", ".join(self.settings.image_topics)} with '
-            f'{self.settings.backend} on {getattr(self.pipeline.segmenter, "device", "?")}')
+        self._active = True
+        self.get_logger().info(f'active: segmenting {", ".join(self.settings.image_topics)}')
+        return result
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Unsubscribe, stop the worker and release the model."""
+        self._stop_work()
+        self.get_logger().info('inactive: cameras unsubscribed, model released')
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Destroy the publishers and the diagnostics timer; forget the model and trackers."""
+        self._release_all()
+        return super().on_cleanup(state)
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Stop and release everything, from whichever state the node was in."""
+        self._stop_work()
+        self._release_all()
+        return super().on_shutdown(state)
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Release everything; the node goes back to unconfigured."""
+        self._stop_work()
+        self._release_all()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _stop_work(self) -> None:
+        self._active = False
+        for stream in self.streams:
+            if stream.subscription is not None:
+                self.destroy_subscription(stream.subscription)
+                stream.subscription = None
+        with self._condition:
+            self._stopping = True
+            for stream in self.streams:
+                stream.pending = None
+            self._condition.notify_all()
+        if self._worker is not None and self._worker.is_alive():
+            self._worker.join(timeout=30.0)
+        self._worker = None
+        if self.pipeline is not None and self.pipeline.segmenter is not None:
+            self.pipeline.segmenter.release()
+            self.pipeline.segmenter = None
+
+    def shutdown_work(self) -> None:
+        """Stop the worker and release the model, whatever the state (used at process exit)."""
+        self._stop_work()
+
+    def _release_all(self) -> None:
+        for stream in self.streams:
+            for publisher in stream.publishers.values():
+                self.destroy_lifecycle_publisher(publisher)
+        self.streams = []
+        if self._diagnostics_timer is not None:
+            self.destroy_timer(self._diagnostics_timer)
+            self._diagnostics_timer = None
+        if self._diagnostics is not None:
+            self.destroy_publisher(self._diagnostics)
+            self._diagnostics = None
+        self.pipeline = None
+
+    # --- data path -------------------------------------------------------------------------
 
     def _open_stream(self, topic: str) -> CameraStream:
         stream = CameraStream(topic=topic, namespace=topics.camera_namespace(topic),
                               compressed=topics.is_compressed_topic(topic))
         names = topics.output_topics(topic)
         out_qos = parameters.output_qos(self.settings)
-        stream.publishers = {
-            'semantic': self.create_publisher(Image, names['semantic'], out_qos),
-            'instances': self.create_publisher(Image, names['instances'], out_qos),
-            'overlay': self.create_publisher(Image, names['overlay'], out_qos),
-            'detections': self.create_publisher(Detection2DArray, names['detections'], out_qos),
-            'markers': self.create_publisher(MarkerArray, names['markers'], out_qos),
-            'label_info': self.create_publisher(
-                LabelInfo, names['label_info'], parameters.latched_qos()),
-        }
-        stream.publishers['label_info'].publish(
-            label_info_msg(self.pipeline.segmenter.class_ids, self.get_clock().now().to_msg()))
-        message_type = CompressedImage if stream.compressed else Image
-        stream.subscription = self.create_subscription(
-            message_type, topic, lambda msg, s=stream: self._on_image(s, msg),
-            parameters.input_qos(self.settings))
+        types = {'semantic': Image, 'instances': Image, 'overlay': Image,
+                 'detections': Detection2DArray, 'markers': MarkerArray}
+        stream.publishers = {name: self.create_lifecycle_publisher(msg_type, names[name], out_qos)
+                             for name, msg_type in types.items()}
+        stream.publishers['label_info'] = self.create_lifecycle_publisher(
+            LabelInfo, names['label_info'], parameters.latched_qos())
         return stream
 
     def _on_image(self, stream: CameraStream, msg) -> None:
@@ -184,19 +304,12 @@ class SegmentationNode(Node):
         array.header.stamp = self.get_clock().now().to_msg()
         for stream in self.streams:
             level, message, values = stream.stats.summary(self.settings.health)
+            if not self._active:
+                level, message = 0, 'inactive (lifecycle): not subscribed'
             array.status.append(diagnostic_status(
                 f'{self.get_name()}: {stream.topic}', stream.namespace or '/', level, message,
                 values))
         self._diagnostics.publish(array)
-
-    def stop(self) -> None:
-        """Stop the worker thread and release the model."""
-        with self._condition:
-            self._stopping = True
-            self._condition.notify_all()
-        if self._worker.is_alive():
-            self._worker.join(timeout=10.0)
-        self.pipeline.segmenter.release()
 
 
 def main(args=None) -> int:
@@ -205,16 +318,16 @@ def main(args=None) -> int:
     node = None
     try:
         node = SegmentationNode()
+        if node.get_parameter('autostart').value and not node.autostart():
+            # Configuration errors: say what is wrong once, clearly, and exit non-zero.
+            node.get_logger().fatal(node.last_error or 'autostart failed')
+            return 1
         rclpy.spin(node)
-    except (WeightsError, BackendError, ValueError) as error:
-        # Configuration errors: say what is wrong once, clearly, and exit non-zero.
-        rclpy.logging.get_logger('seg_perception').fatal(str(error))
-        return 1
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
         if node is not None:
-            node.stop()
+            node.shutdown_work()
             node.destroy_node()
         if rclpy.ok():
             rclpy.shutdown()

@@ -27,6 +27,8 @@ class ParameterSpec:
 
 
 PARAMETERS: Tuple[ParameterSpec, ...] = (
+    ParameterSpec('autostart', True,
+                  'Configure and activate at start (false: wait for a lifecycle manager).'),
     ParameterSpec('image_topics', ['/camera/image_raw'],
                   'Camera topics; a name ending in /compressed is sensor_msgs/CompressedImage, '
                   'anything else sensor_msgs/Image.'),
