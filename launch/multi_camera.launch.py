@@ -2,6 +2,9 @@
 
 Usage: ros2 launch seg_perception multi_camera.launch.py \
     image_topics:="['/cam/front/image_raw', '/cam/left/image_raw/compressed']"
+
+The node is a managed (lifecycle) node: this file configures it, then activates it once it is
+inactive (see seg_perception/ros/launch_actions.py).
 """
 
 import os
@@ -11,8 +14,9 @@ from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
 from launch.substitutions import LaunchConfiguration
-from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
+
+from seg_perception.ros.launch_actions import managed_segmentation_node
 
 
 def generate_launch_description():
@@ -27,10 +31,7 @@ def generate_launch_description():
             default_value="['/cam/front/image_raw', '/cam/left/image_raw/compressed', "
                           "'/cam/right/image_raw/compressed']",
             description='Camera topics, as a YAML list.'),
-        Node(
-            package='seg_perception',
-            executable='seg_perception_node',
-            name='seg_perception',
+        *managed_segmentation_node(
             output='screen',
             parameters=[
                 LaunchConfiguration('params_file'),

@@ -3,6 +3,9 @@
 Usage: ros2 launch seg_perception seg_perception.launch.py image_topic:=/cam/front/image_raw
 Add rviz:=true to open RViz with the overlay and the masks (rviz/seg_perception.rviz, which
 shows the /camera namespace).
+
+The node is a managed (lifecycle) node: this file configures it, then activates it once it is
+inactive (see seg_perception/ros/launch_actions.py).
 """
 
 import os
@@ -13,6 +16,8 @@ from launch.actions import DeclareLaunchArgument
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
+
+from seg_perception.ros.launch_actions import managed_segmentation_node
 
 
 def generate_launch_description():
@@ -27,10 +32,7 @@ def generate_launch_description():
         DeclareLaunchArgument('weights_dir', default_value='',
                               description='Directory holding the checkpoint.'),
         DeclareLaunchArgument('rviz', default_value='false', description='Start RViz too.'),
-        Node(
-            package='seg_perception',
-            executable='seg_perception_node',
-            name='seg_perception',
+        *managed_segmentation_node(
             output='screen',
             parameters=[
                 LaunchConfiguration('params_file'),
