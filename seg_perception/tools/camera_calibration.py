@@ -15,35 +15,12 @@ Only ``image_width``, ``image_height`` and ``camera_matrix`` are required: a mis
 distortion means none, a missing rectification the identity, a missing projection ``[K | 0]``.
 """
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Tuple
 
 import yaml
 
-
-@dataclass(frozen=True)
-class CameraCalibration:
-    """Intrinsics of one camera, as sensor_msgs/CameraInfo holds them.
-
-    Attributes:
-        width: image width, pixels.
-        height: image height, pixels.
-        k: row-major 3x3 intrinsic matrix (fx, 0, cx, 0, fy, cy, 0, 0, 1), pixels.
-        d: distortion coefficients of ``distortion_model``.
-        distortion_model: ``'plumb_bob'``, ``'rational_polynomial'``, ``'equidistant'``...
-        r: row-major 3x3 rectification rotation.
-        p: row-major 3x4 projection matrix, pixels.
-
-    """
-
-    width: int
-    height: int
-    k: Tuple[float, ...]
-    d: Tuple[float, ...] = ()
-    distortion_model: str = 'plumb_bob'
-    r: Tuple[float, ...] = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
-    p: Tuple[float, ...] = ()
+from seg_perception.calibration import CameraCalibration
 
 
 def _matrix(data: dict, key: str, size: int, path: Path) -> Tuple[float, ...]:
@@ -90,6 +67,11 @@ def read_calibration(path: Path) -> CameraCalibration:
         else CameraCalibration.r
     p = _matrix(data, 'projection_matrix', 12, path) if 'projection_matrix' in data \
         else k[0:3] + (0.0,) + k[3:6] + (0.0,) + k[6:9] + (0.0,)
-    return CameraCalibration(width=width, height=height, k=k, d=d,
-                             distortion_model=str(data.get('distortion_model', 'plumb_bob')),
-                             r=r, p=p)
+    calibration = CameraCalibration(
+        width=width, height=height, k=k, d=d,
+        distortion_model=str(data.get('distortion_model', 'plumb_bob')), r=r, p=p)
+    try:
+        calibration.check()
+    except ValueError as error:
+        raise ValueError(f'{path}: {error}') from error
+    return calibration
