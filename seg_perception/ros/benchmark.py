@@ -111,3 +111,96 @@ def _publish_ms(result, header, repeats: int) -> float:
         node.destroy_node()
         if owns_context:
             rclpy.shutdown()
+
+
+#: (name, width, height) of the resolutions the conversion rows are measured at.
+RESOLUTIONS = (('720p', 1280, 720), ('1080p', 1920, 1080))
+
+
+def conversion_rows(repeats: int = 20) -> List[Dict[str, float]]:
+    """Median milliseconds of image conversion in and out beside a plain numpy copy.
+
+    For each resolution: ``in_rgb8`` / ``in_bgr8`` (Image -> RGB array), ``out_mono8`` /
+    ``out_mono16`` / ``out_rgb8`` (array -> Image, the payload copied into the message), and
+    ``numpy_copy_rgb8`` / ``numpy_copy_mono8``: ``ndarray.copy()`` of the same number of bytes,
+    the memory-bandwidth floor a conversion that copies cannot beat.
+
+    Returns:
+        one dict per resolution: ``name``, ``width``, ``height`` and the timings.
+
+    """
+    rows = []
+    for name, width, height in RESOLUTIONS:
+        rgb = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
+        mono8 = rgb[:, :, 0].copy()
+        mono16 = mono8.astype(np.uint16) * 257
+        header = ns_to_header(1_000_000_000, 'camera')
+        msg_rgb8 = make_camera_msg(rgb, header, 'rgb8')
+        msg_bgr8 = make_camera_msg(rgb, header, 'bgr8')
+        rows.append({
+            'name': name, 'width': width, 'height': height,
+            'in_rgb8': median_ms(lambda: image_msg_to_rgb(msg_rgb8), repeats),
+            'in_bgr8': median_ms(lambda: image_msg_to_rgb(msg_bgr8), repeats),
+            'out_mono8': median_ms(lambda: array_to_image_msg(mono8, header, 'mono8'), repeats),
+            'out_mono16': median_ms(lambda: array_to_image_msg(mono16, header, 'mono16'),
+                                    repeats),
+            'out_rgb8': median_ms(lambda: array_to_image_msg(rgb, header, 'rgb8'), repeats),
+            'numpy_copy_rgb8': median_ms(rgb.copy, repeats),
+            'numpy_copy_mono8': median_ms(mono8.copy, repeats),
+        })
+    return rows
+
+
+def end_to_end_over_rclpy(backend, rgb: np.ndarray, frames: int = 5) -> Dict[str, float]:
+    """Latency from publishing an rgb8 image to receiving its ``semantic``, over Fast DDS.
+
+    The node (``SegmentationNode`` with ``backend``) and a driver node run in this process,
+    each on its own executor thread; frames are sent in lock-step (the next after the previous
+    frame's outputs arrived), so no frame is dropped and each latency is one frame's alone.
+
+    Returns:
+        ``frames``, ``median_ms``, ``p90_ms``, ``max_ms`` and the input ``width`` / ``height``.
+
+    """
+    from seg_perception.ros.driver import NodeDriver, spin_in_background, stop_spinning
+    from seg_perception.ros.node import SegmentationNode
+    from rclpy.parameter import Parameter
+
+    owns_context = not rclpy.ok()
+    if owns_context:
+        rclpy.init()
+    topic = '/bench/camera/image_raw'
+    node = SegmentationNode(
+        segmenter_factory=lambda settings: backend,
+        parameter_overrides=[Parameter('image_topics', value=[topic]),
+                             Parameter('qos_reliability', value='reliable'),
+                             Parameter('autostart', value=False)])
+    driver = NodeDriver(topic, outputs=('semantic',), node_name='seg_perception_bench_driver')
+    handles = []
+    try:
+        if not node.autostart():
+            raise RuntimeError(f'the node did not start: {node.last_error}')
+        handles = [spin_in_background(node), spin_in_background(driver)]
+        if not driver.wait_until_connected(30.0):
+            raise RuntimeError('the driver did not connect to the node')
+        latencies = []
+        for index in range(frames + 1):  # the first frame warms up
+            stamp_ns = 1_000_000_000 * (index + 1)
+            outputs = driver.send_lockstep(make_camera_msg(rgb, ns_to_header(stamp_ns, 'cam')),
+                                           timeout_s=120.0)
+            if outputs is None:
+                raise RuntimeError(f'no semantic output for frame {index}')
+            if index:
+                latencies.append(1000.0 * (outputs.received_s['semantic'] - outputs.sent_s))
+            driver.forget(stamp_ns)
+        return {'frames': float(frames), 'width': float(rgb.shape[1]),
+                'height': float(rgb.shape[0]), 'median_ms': float(np.median(latencies)),
+                'p90_ms': float(np.percentile(latencies, 90)), 'max_ms': float(max(latencies))}
+    finally:
+        for handle in handles:
+            stop_spinning(handle)
+        node.shutdown_work()
+        node.destroy_node()
+        driver.destroy_node()
+        if owns_context:
+            rclpy.shutdown()

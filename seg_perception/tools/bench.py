@@ -4,12 +4,17 @@ import argparse
 import json
 import os
 import platform
+from typing import Dict, List
 
 import cv2
 import numpy as np
 
 from seg_perception.tools import paths
 from seg_perception.tools.image_source import read_rgb
+
+
+#: Benchmark sections, in the order they run.
+SECTIONS = ('node', 'conversion', 'tracker', 'e2e')
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,6 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f'folder holding the checkpoint (default: {default_weights})')
     parser.add_argument('--device', default='cpu', help='auto, cpu, cuda or cuda:N')
     parser.add_argument('--repeats', type=int, default=5, help='timed runs per stage')
+    parser.add_argument('--sections', nargs='+', choices=SECTIONS, default=None,
+                        help=f'what to measure (default: all of {", ".join(SECTIONS)})')
     parser.add_argument('--json', action='store_true',
                         help='print the results as one JSON object on the last line')
 
@@ -46,25 +53,65 @@ def machine_description() -> str:
     return f'{cpu}, {os.cpu_count()} cores'
 
 
+def _print_node_rows(timings: Dict[str, float], repeats: int) -> None:
+    print('node per-frame stages, 1920x1080 rgb8 input, ESPNetv2 s=2.0 at 1024x512 '
+          f'(median of {repeats}):')
+    for name, value in timings.items():
+        print(f'  {name:<22} {value:9.2f} ms')
+
+
+def _print_conversion_rows(rows: List[Dict]) -> None:
+    print('image conversion (median ms) beside ndarray.copy() of the same bytes:')
+    columns = ('in_rgb8', 'in_bgr8', 'out_mono8', 'out_mono16', 'out_rgb8', 'numpy_copy_rgb8',
+               'numpy_copy_mono8')
+    print('  ' + f'{"size":<10}' + ''.join(f'{c:>17}' for c in columns))
+    for row in rows:
+        size = f'{row["width"]}x{row["height"]}'
+        print('  ' + f'{size:<10}' + ''.join(f'{row[c]:17.3f}' for c in columns))
+
+
+def _print_tracker_rows(rows: List[Dict]) -> None:
+    print('tracker update per frame (median ms; moving boxes, KITTI image size, 10 Hz):')
+    for row in rows:
+        peer = f', ByteTrack (supervision) {row["bytetrack"]:.2f} ms' if 'bytetrack' in row \
+            else ''
+        print(f'  {int(row["objects"]):>4} objects: ours {row["seg_perception"]:.2f} ms{peer}')
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the benchmarks and print the table; return the exit code."""
     import torch
 
     from seg_perception.backends.base import BackendOptions
     from seg_perception.backends.espnetv2 import ESPNetv2Backend
-    from seg_perception.ros.benchmark import node_overhead
+    from seg_perception.ros import benchmark
+    from seg_perception.tools import tracking_eval
 
-    backend = ESPNetv2Backend(BackendOptions(
-        weights_dirs=(args.weights_dir,) if args.weights_dir else (), device=args.device))
-    rgb = _sample_frame(1920, 1080)
-    timings = node_overhead(backend, rgb, args.repeats)
-    print(f'machine: {machine_description()}; torch {torch.__version__} on {backend.device}, '
+    sections = args.sections or list(SECTIONS)
+    results: Dict = {'machine': machine_description()}
+    print(f'machine: {results["machine"]}; torch {torch.__version__}, '
           f'{torch.get_num_threads()} threads')
-    print('node per-frame stages, 1920x1080 rgb8 input, ESPNetv2 s=2.0 at 1024x512 '
-          f'(median of {args.repeats}):')
-    for name, value in timings.items():
-        print(f'  {name:<22} {value:9.2f} ms')
+    rgb = _sample_frame(1920, 1080)
+    backend = None
+    if 'node' in sections or 'e2e' in sections:
+        backend = ESPNetv2Backend(BackendOptions(
+            weights_dirs=(args.weights_dir,) if args.weights_dir else (), device=args.device))
+        results['device'] = str(backend.device)
+    if 'node' in sections:
+        results['node_1080p_ms'] = benchmark.node_overhead(backend, rgb, args.repeats)
+        _print_node_rows(results['node_1080p_ms'], args.repeats)
+    if 'conversion' in sections:
+        results['conversion_ms'] = benchmark.conversion_rows(max(args.repeats, 20))
+        _print_conversion_rows(results['conversion_ms'])
+    if 'tracker' in sections:
+        results['tracker_ms'] = [tracking_eval.benchmark(n) for n in (10, 50, 200)]
+        _print_tracker_rows(results['tracker_ms'])
+    if 'e2e' in sections:
+        e2e = benchmark.end_to_end_over_rclpy(backend, rgb, args.repeats)
+        results['end_to_end_1080p'] = e2e
+        print(f'end to end over rclpy + Fast DDS (publish 1920x1080 rgb8 -> semantic received, '
+              f'lock-step, {args.repeats} frames on {backend.device}): median '
+              f'{e2e["median_ms"]:.1f} ms, p90 {e2e["p90_ms"]:.1f} ms, max {e2e["max_ms"]:.1f} ms')
     if args.json:
-        print(json.dumps({'machine': machine_description(), 'device': str(backend.device),
-                          'node_1080p_ms': timings}))
+        print(json.dumps(results))
     return 0

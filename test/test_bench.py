@@ -1,0 +1,26 @@
+"""``seg-perception bench`` prints every row it promises, with plausible numbers."""
+
+import json
+
+import pytest
+
+from seg_perception.tools import cli
+
+
+@pytest.mark.slow
+@pytest.mark.ros
+def test_bench_prints_conversion_and_end_to_end_rows(capsys, espnetv2_weights_dir):
+    assert cli.main(['bench', '--sections', 'conversion', 'e2e', '--repeats', '1',
+                     '--weights-dir', str(espnetv2_weights_dir), '--json']) == 0
+    out = capsys.readouterr().out
+    results = json.loads(out.strip().splitlines()[-1])
+    rows = {row['name']: row for row in results['conversion_ms']}
+    assert set(rows) == {'720p', '1080p'}
+    assert (rows['1080p']['width'], rows['1080p']['height']) == (1920, 1080)
+    for row in rows.values():
+        for key in ('in_rgb8', 'in_bgr8', 'out_mono8', 'out_mono16', 'out_rgb8',
+                    'numpy_copy_rgb8', 'numpy_copy_mono8'):
+            assert 0.0 < row[key] < 10_000.0, (key, row)
+    e2e = results['end_to_end_1080p']
+    assert e2e['frames'] == 1 and 0.0 < e2e['median_ms'] <= e2e['max_ms']
+    assert 'end to end over rclpy' in out and 'numpy_copy_rgb8' in out
