@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='print the results as one JSON object on the last line')
 
 
-def _sample_frame(width: int, height: int) -> np.ndarray:
+def sample_frame(width: int, height: int) -> np.ndarray:
     """Return a real street image resized to width x height when sample data exists, else noise."""
     source = paths.sample_path('cityscapes_samples', 'espnet_test_images',
                                'frankfurt_000000_000294_leftImg8bit.png')
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     results: Dict = {'machine': machine_description()}
     print(f'machine: {results["machine"]}; torch {torch.__version__}, '
           f'{torch.get_num_threads()} threads')
-    rgb = _sample_frame(1920, 1080)
+    rgb = sample_frame(1920, 1080)
     backend = None
     if 'node' in sections or 'e2e' in sections:
         backend = ESPNetv2Backend(BackendOptions(

@@ -5,7 +5,7 @@ import sys
 from typing import List, Optional
 
 from seg_perception.tools import (bench, drive, make_bag, panoptic_eval, process_bag, render,
-                                  replay, semantic_eval, tracking_eval)
+                                  replay, semantic_eval, soak, tracking_eval)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
             ('make-bag', make_bag, 'image folder or video -> rosbag2 of camera images'),
             ('process', process_bag, 'segment a bag offline (no DDS) into a bag of results'),
             ('render', render, 'overlay video or PNG sequence of a result bag'),
-            ('replay', replay, "publish a bag's camera topics into the ROS graph")):
+            ('replay', replay, "publish a bag's camera topics into the ROS graph"),
+            ('soak', soak, 'publish a fast camera into the node for minutes; RSS and latency')):
         sub_parser = commands.add_parser(
             name, help=text, description=module.__doc__,
             formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -6,6 +6,7 @@ overlay and semantic images, and prints the end-to-end latency of every frame.
 """
 
 import argparse
+import contextlib
 import os
 from pathlib import Path
 import shutil
@@ -13,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from typing import List, Optional
+from typing import Iterator, List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -51,6 +52,37 @@ def stop_node(process: subprocess.Popen, timeout_s: float = 10.0) -> int:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
     return process.returncode
+
+
+@contextlib.contextmanager
+def node_and_driver(command: List[str], log_path: Path, topic: str,
+                    outputs=('semantic', 'instances', 'overlay'),
+                    timeout_s: float = 120.0) -> Iterator[Tuple[subprocess.Popen, object]]:
+    """Start the node process and a ``NodeDriver`` on ``topic``; yield both once connected.
+
+    Raises:
+        RuntimeError: the node did not subscribe and latch ``label_info`` within ``timeout_s``
+            (its log is at ``log_path``).
+
+    """
+    from seg_perception.ros.driver import (NodeDriver, ros_context, spin_in_background,
+                                           stop_spinning)
+
+    print('starting:', ' '.join(command), flush=True)
+    process = start_node(command, log_path)
+    try:
+        with ros_context():
+            driver = NodeDriver(topic, outputs=outputs)
+            spinner = spin_in_background(driver)
+            try:
+                if not driver.wait_until_connected(timeout_s=timeout_s):
+                    raise RuntimeError(f'the node did not come up; see {log_path}')
+                yield process, driver
+            finally:
+                stop_spinning(spinner)
+                driver.destroy_node()
+    finally:
+        stop_node(process)
 
 
 def _drive_frames(args: argparse.Namespace, driver, overlay_dir: Path,
@@ -113,32 +145,18 @@ def run(args: argparse.Namespace) -> int:
         print('no source given and no sample data found: pass an image folder or video',
               file=sys.stderr)
         return 2
-    from seg_perception.ros.driver import (NodeDriver, ros_context, spin_in_background,
-                                           stop_spinning)
-
     topic = args.topic.rstrip('/') + ('/compressed' if args.encoding == 'jpeg' else '')
     overlay_dir, semantic_dir = args.out / 'overlay', args.out / 'semantic'
     overlay_dir.mkdir(parents=True, exist_ok=True)
     semantic_dir.mkdir(parents=True, exist_ok=True)
     command = node_command(args.params_file, topic, args.weights_dir,
                            ['--log-level', f'seg_perception:={args.log_level}'])
-    print('starting:', ' '.join(command), flush=True)
-    process = start_node(command, args.out / 'node.log')
     try:
-        with ros_context():
-            driver = NodeDriver(topic)
-            spinner = spin_in_background(driver)
-            try:
-                if not driver.wait_until_connected(timeout_s=120.0):
-                    print(f'the node did not come up; see {args.out / "node.log"}',
-                          file=sys.stderr)
-                    return 1
-                latencies = _drive_frames(args, driver, overlay_dir, semantic_dir)
-            finally:
-                stop_spinning(spinner)
-                driver.destroy_node()
-    finally:
-        stop_node(process)
+        with node_and_driver(command, args.out / 'node.log', topic) as (_, driver):
+            latencies = _drive_frames(args, driver, overlay_dir, semantic_dir)
+    except RuntimeError as error:
+        print(error, file=sys.stderr)
+        return 1
     if latencies:
         values = np.array(latencies)
         print(f'{len(values)} frames: latency mean {values.mean():.1f} ms, median '
