@@ -83,6 +83,7 @@ def soak(driver, pid: int, rgb: np.ndarray, rate_hz: float, duration_s: float,
     start = time.monotonic()
     next_send = start
     next_rss = start
+    rss_period_s = min(1.0, window_s / 4.0)
     while True:
         now = time.monotonic()
         elapsed = now - start
@@ -93,7 +94,7 @@ def soak(driver, pid: int, rgb: np.ndarray, rate_hz: float, duration_s: float,
             rss = process_rss_mb(pid)
             for window in windows:
                 window.rss_mb.append(rss)
-            next_rss += 1.0
+            next_rss += rss_period_s
         if elapsed < duration_s and now >= next_send:
             stamp_ns = time.time_ns()
             msg.header = ns_to_header(stamp_ns, 'camera_optical_frame')
