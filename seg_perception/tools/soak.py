@@ -114,6 +114,8 @@ def soak(driver, pid: int, rgb: np.ndarray, rate_hz: float, duration_s: float,
             del pending[stamp_ns]
         time.sleep(max(0.0, min(next_send, next_rss) - time.monotonic()) if elapsed < duration_s
                    else 0.05)
+    for stamp_ns in pending:  # still unanswered at the end: dropped
+        driver.forget(stamp_ns)
     return [first, last]
 
 
