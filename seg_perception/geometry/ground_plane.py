@@ -4,7 +4,8 @@ Two range estimates per box, fused by their variances:
 
 * ground plane: the ray through the box's bottom-centre pixel meets the plane ``z = ground_z``
   of ``base``. Its error grows with the square of the range for a given pitch error (road
-  slope, vehicle pitch): ``sigma = D^2 * pitch_std / camera_height``.
+  slope, vehicle pitch) and linearly for a given height error of the ground under the object:
+  ``sigma = D / camera_height * sqrt((D * pitch_std)^2 + ground_height_std^2)``.
 * size prior: a vertical segment of the class's prior height ``H`` seen from ground to top
   between the box's bottom and top rows lies at horizontal distance ``D = H / (tan a_top -
   tan a_bottom)`` (``a``: ray elevations); ``sigma = size_rel_std * D``.
@@ -68,10 +69,14 @@ class GroundLiftConfig:
     Attributes:
         ground_z: height of the ground plane in ``base``, m (0 when ``base`` is on the ground).
         use_size_prior: fuse the size-prior range (else ground plane only).
+        use_ground_plane: fuse the ground-plane range (else the size prior only, and the
+            ground plane only where the size prior is not usable).
         estimate_pitch: correct the camera's pitch per frame from the objects.
         min_objects_for_pitch: fewest usable objects for a pitch estimate.
         max_pitch_correction: largest correction applied, rad.
         pitch_std: pitch uncertainty left after the correction, rad (5 px at f = 720 px).
+        ground_height_std: the ground under an object vs. the plane (camber, kerbs, hills), m;
+            a relative range error of ``ground_height_std / camera_height`` at any distance.
         size_rel_std: relative spread of a class's real size around its prior (10 %).
         border_px: a box edge this close to the image border is cut off by it.
         near_to_centre: move from the near side to the ground-contact centre (length / 2).
@@ -80,17 +85,21 @@ class GroundLiftConfig:
 
     ground_z: float = 0.0
     use_size_prior: bool = True
+    use_ground_plane: bool = True
     estimate_pitch: bool = True
     min_objects_for_pitch: int = 3
     max_pitch_correction: float = 0.05
     pitch_std: float = 0.007
+    ground_height_std: float = 0.15
     size_rel_std: float = 0.10
     border_px: float = 2.0
     near_to_centre: bool = True
 
     def __post_init__(self):
-        if self.pitch_std <= 0.0 or self.size_rel_std <= 0.0 or self.max_pitch_correction < 0.0:
-            raise ValueError('pitch_std and size_rel_std must be > 0, max_pitch_correction >= 0')
+        if self.pitch_std <= 0.0 or self.size_rel_std <= 0.0 or self.max_pitch_correction < 0.0 \
+                or self.ground_height_std < 0.0:
+            raise ValueError('pitch_std and size_rel_std must be > 0, max_pitch_correction and '
+                             'ground_height_std >= 0')
         if self.min_objects_for_pitch < 1:
             raise ValueError('min_objects_for_pitch must be >= 1')
 
@@ -274,9 +283,14 @@ def lift_boxes(camera: CameraModel, boxes: np.ndarray, class_names: Sequence[str
         size_range = np.where(_uncut(camera, boxes, config) & known,
                               _size_range(camera, boxes, heights), np.nan)
     camera_height = origin[2] - config.ground_z
-    var_ground = np.square(np.square(ground_range) * config.pitch_std / max(camera_height, 1e-3))
+    var_ground = np.square(ground_range / max(camera_height, 1e-3)) * (
+        np.square(ground_range * config.pitch_std) + config.ground_height_std ** 2)
     var_size = np.square(config.size_rel_std * size_range)
-    distance = _fuse(ground_range, var_ground, size_range, var_size)
+    if config.use_ground_plane:
+        distance = _fuse(ground_range, var_ground, size_range, var_size)
+    else:
+        distance = size_range.copy()
+        distance[~np.isfinite(distance)] = ground_range[~np.isfinite(distance)]
     # Fall back to a cut-off ground estimate (a lower bound) rather than nothing.
     fallback = ~np.isfinite(distance) & hits & on_ground
     distance[fallback] = _horizontal(ground_points[fallback] - origin)

@@ -19,6 +19,7 @@ the label's distance and overall. Folder layout: KITTI tracking (``<root>/**/lab
 """
 
 import argparse
+from dataclasses import replace
 import json
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -97,9 +98,19 @@ def _image_size(image_dir: Path, gt: SequenceGT) -> Tuple[int, int]:
     return int(gt.image_size[0]) + 1, int(gt.image_size[1]) + 1
 
 
+#: Our method with one part switched off each (``--ablations``).
+ABLATIONS: Dict[str, dict] = {
+    'no_pitch': {'estimate_pitch': False},
+    'no_size_prior': {'use_size_prior': False},
+    'no_centre': {'near_to_centre': False},
+    'size_prior_only': {'use_ground_plane': False},
+}
+
+
 def lift_sequence(gt: SequenceGT, camera: CameraModel,
                   config: GroundLiftConfig = GroundLiftConfig(),
-                  reference_from_base: Optional[np.ndarray] = None) -> Dict[str, np.ndarray]:
+                  reference_from_base: Optional[np.ndarray] = None,
+                  ablations: Sequence[str] = ()) -> Dict[str, np.ndarray]:
     """Lift every labelled box of a sequence, frame by frame, with both methods.
 
     Args:
@@ -108,6 +119,7 @@ def lift_sequence(gt: SequenceGT, camera: CameraModel,
         config: settings of our method.
         reference_from_base: (4, 4) ``base`` in the labels' frame (default
             ``kitti_reference_from_base()``).
+        ablations: names of ``ABLATIONS`` to run as well (keys of the result).
 
     Returns:
         ``{'truth': (K, 3), 'baseline': (K, 3), 'ours': (K, 3)}`` ground-contact centres in
@@ -123,13 +135,19 @@ def lift_sequence(gt: SequenceGT, camera: CameraModel,
     base_from_reference = np.linalg.inv(reference_from_base)
     locations = gt.boxes_3d[:, 3:6]
     baseline, _ = flat_ground_baseline(camera, gt.boxes)
-    ours = np.full_like(baseline, np.nan)
-    for frame in np.unique(gt.frames):
-        rows = np.flatnonzero(gt.frames == frame)
-        lifted = lift_boxes(camera, gt.boxes[rows], [names[i] for i in rows], config)
-        ours[rows] = lifted.centres
-    return {'truth': transform_points(base_from_reference, locations), BASELINE: baseline,
-            OURS: ours, 'range': np.linalg.norm(locations, axis=1)}
+    configs = {OURS: config}
+    configs.update({name: replace(config, **ABLATIONS[name]) for name in ablations})
+    out = {'truth': transform_points(base_from_reference, locations), BASELINE: baseline,
+           'range': np.linalg.norm(locations, axis=1)}
+    for method, method_config in configs.items():
+        estimates = np.full_like(baseline, np.nan)
+        for frame in np.unique(gt.frames):
+            rows = np.flatnonzero(gt.frames == frame)
+            lifted = lift_boxes(camera, gt.boxes[rows], [names[i] for i in rows],
+                                method_config)
+            estimates[rows] = lifted.centres
+        out[method] = estimates
+    return out
 
 
 def error_stats(estimates: np.ndarray, truth: np.ndarray, ranges: np.ndarray,
@@ -159,19 +177,26 @@ def error_stats(estimates: np.ndarray, truth: np.ndarray, ranges: np.ndarray,
 
 
 def evaluate_lifting(kitti_root: Path, sequences: Optional[Sequence[str]] = None,
-                     config: GroundLiftConfig = GroundLiftConfig()) -> dict:
+                     config: GroundLiftConfig = GroundLiftConfig(),
+                     ablations: Sequence[str] = ()) -> dict:
     """Evaluate both methods on KITTI tracking sequences.
 
     Args:
         kitti_root: a KITTI tracking folder (``label_02`` somewhere below, ``calib`` beside it).
         sequences: sequence names (e.g. ``0001``); all labelled ones when None.
         config: settings of our method.
+        ablations: names of ``ABLATIONS`` to evaluate as well.
 
     Returns:
-        ``{'sequences', 'methods': {method: error_stats}, 'per_sequence': {seq: {method:
+        ``{'sequences', 'methods': {method: error_stats}, 'untruncated': {method:
+        error_stats}} (boxes KITTI labels as not truncated), 'per_sequence': {seq: {method:
         error_stats}}, 'config'}``.
 
     """
+    unknown = sorted(set(ablations) - set(ABLATIONS))
+    if unknown:
+        raise ValueError(f'unknown ablations {unknown}; known: {sorted(ABLATIONS)}')
+    methods = (BASELINE, OURS) + tuple(ablations)
     collected: Dict[str, List[np.ndarray]] = {}
     per_sequence = {}
     names = []
@@ -185,20 +210,25 @@ def evaluate_lifting(kitti_root: Path, sequences: Optional[Sequence[str]] = None
             continue
         camera = kitti_camera(read_kitti_calib(calib_path),
                               _image_size(root / 'image_02' / label_path.stem, gt))
-        lifted = lift_sequence(gt, camera, config)
+        lifted = lift_sequence(gt, camera, config, ablations=ablations)
+        lifted['untruncated'] = gt.truncated == 0.0
         per_sequence[gt.name] = {
             method: error_stats(lifted[method], lifted['truth'], lifted['range'])
-            for method in (BASELINE, OURS)}
+            for method in methods}
         for key, value in lifted.items():
             collected.setdefault(key, []).append(value)
         names.append(gt.name)
     if not names:
         raise ValueError(f'no labelled boxes in the sequences of {kitti_root}')
     merged = {key: np.concatenate(values) for key, values in collected.items()}
+    keep = merged['untruncated']
     return {
         'sequences': names,
         'methods': {method: error_stats(merged[method], merged['truth'], merged['range'])
-                    for method in (BASELINE, OURS)},
+                    for method in methods},
+        'untruncated': {method: error_stats(merged[method][keep], merged['truth'][keep],
+                                            merged['range'][keep])
+                        for method in methods},
         'per_sequence': per_sequence,
         'config': {key: getattr(config, key) for key in config.__dataclass_fields__},
     }
@@ -207,18 +237,20 @@ def evaluate_lifting(kitti_root: Path, sequences: Optional[Sequence[str]] = None
 def format_table(result: dict) -> str:
     """Render ``evaluate_lifting``'s result as text tables (overall, then per sequence)."""
     lines = []
-    tables = [('all sequences: ' + ' '.join(result['sequences']), result['methods'])]
+    tables = [('all sequences: ' + ' '.join(result['sequences']), result['methods']),
+              ('boxes not truncated (KITTI truncation 0; for scoring only)',
+               result['untruncated'])]
     if len(result['sequences']) > 1:
         tables += [(f'sequence {name}', methods)
                    for name, methods in result['per_sequence'].items()]
     for title, methods in tables:
         lines.append(title)
-        lines.append(f'{"method":<10}{"band m":>8}{"boxes":>7}{"median m":>10}{"p90 m":>8}'
+        lines.append(f'{"method":<17}{"band m":>8}{"boxes":>7}{"median m":>10}{"p90 m":>8}'
                      f'{"median %":>10}{"p90 %":>8}')
         for method, bands in methods.items():
             for band, stats in bands.items():
                 lines.append(
-                    f'{method:<10}{band:>8}{stats["count"]:>7d}{stats["median_m"]:>10.2f}'
+                    f'{method:<17}{band:>8}{stats["count"]:>7d}{stats["median_m"]:>10.2f}'
                     f'{stats["p90_m"]:>8.2f}{100 * stats["median_rel"]:>10.1f}'
                     f'{100 * stats["p90_rel"]:>8.1f}')
     return '\n'.join(lines)
@@ -230,13 +262,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='KITTI tracking folder: label_02/ (somewhere below) and calib/')
     parser.add_argument('--sequences', nargs='+', default=None, metavar='S',
                         help='sequences to use (e.g. 0001); default all labelled ones')
+    parser.add_argument('--ablations', action='store_true',
+                        help='also run our method with each part off: '
+                        + ', '.join(ABLATIONS))
     parser.add_argument('--json', action='store_true',
                         help='print the results as one JSON object on the last line')
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``evaluate lifting``; return the exit code."""
-    result = evaluate_lifting(args.kitti_root, sequences=args.sequences)
+    result = evaluate_lifting(args.kitti_root, sequences=args.sequences,
+                              ablations=tuple(ABLATIONS) if args.ablations else ())
     print(format_table(result))
     if args.json:
         print(json.dumps(_finite_or_none(result)))
