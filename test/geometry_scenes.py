@@ -39,11 +39,22 @@ def ray_scene(origin, directions, boxes, wall_x=60.0):
     return distance, which
 
 
+_RAYS = {}
+
+
+def pixel_rays(camera):
+    """Return (H * W, 3) optical rays of every pixel (undistorting is slow: kept per camera)."""
+    cached = _RAYS.get(id(camera))
+    if cached is None or cached[0] is not camera:
+        rows, cols = np.mgrid[0:camera.height, 0:camera.width]
+        uv = np.stack((cols.ravel(), rows.ravel()), axis=1).astype(np.float64)
+        cached = _RAYS[id(camera)] = (camera, camera.rays(uv))
+    return cached[1]
+
+
 def render_depth(camera, boxes):
     """Return a (H, W) float32 depth image (optical z, m) and (H, W) int box-index image."""
-    rows, cols = np.mgrid[0:camera.height, 0:camera.width]
-    uv = np.stack((cols.ravel(), rows.ravel()), axis=1).astype(np.float64)
-    optical_rays = camera.rays(uv)
+    optical_rays = pixel_rays(camera)
     origin, rays = camera.origin_base, optical_rays @ camera.base_from_optical[:3, :3].T
     distance, which = ray_scene(origin, rays, boxes)
     depth = (distance * optical_rays[:, 2]).astype(np.float32)
