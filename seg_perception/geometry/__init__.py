@@ -5,3 +5,9 @@ class size priors), ``depth_lifting`` (aligned depth images), ``cloud_lifting`` 
 open3d DBSCAN), ``boxes`` (box fitting), ``motion`` (constant-velocity Kalman filter per track),
 ``lifter`` (``Lifter`` and ``Object3D``: what the node calls after the tracker).
 """
+
+from seg_perception.geometry.camera import CameraModel, pose_matrix
+from seg_perception.geometry.lifter import LidarCloud, Lifter, LifterConfig, METHODS, Object3D
+
+__all__ = ['CameraModel', 'LidarCloud', 'Lifter', 'LifterConfig', 'METHODS', 'Object3D',
+           'pose_matrix']
