@@ -4,8 +4,9 @@ import argparse
 import sys
 from typing import List, Optional
 
-from seg_perception.tools import (bench, drive, make_bag, panoptic_eval, process_bag, render,
-                                  replay, semantic_eval, soak, tracking_eval)
+from seg_perception.tools import (bench, drive, lifting_eval, make_bag, panoptic_eval,
+                                  process_bag, render, replay, semantic_eval, soak,
+                                  tracking_eval)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,6 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     tracking_eval.add_arguments(tracking_parser)
     tracking_parser.set_defaults(handler=tracking_eval.run)
+    lifting_parser = evaluations.add_parser(
+        'lifting', help='3D distance error of lifted boxes against KITTI 3D labels',
+        description=lifting_eval.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    lifting_eval.add_arguments(lifting_parser)
+    lifting_parser.set_defaults(handler=lifting_eval.run)
 
     for name, module, text in (
             ('make-bag', make_bag, 'image folder or video -> rosbag2 of camera images'),

@@ -17,7 +17,7 @@ motion). DontCare, Misc, Tram and Person_sitting rows are dropped. MOTChallenge 
 import argparse
 import configparser
 import contextlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 import io
 import json
 from pathlib import Path
@@ -60,6 +60,9 @@ class SequenceGT:
         num_frames: number of frames of the sequence (frames without boxes included).
         fps: frame rate, Hz; frame k is stamped k / fps seconds.
         image_size: (width, height) pixels, where false boxes are placed.
+        boxes_3d: KITTI only (else None): (K, 7) float64 ``h, w, l`` (m), ``X, Y, Z`` (m, the
+            3D box's bottom centre in the rectified camera-0 frame) and ``rotation_y`` (rad).
+        truncated: KITTI only (else None): (K,) float64 truncation, 0 (none) to 1.
 
     """
 
@@ -72,6 +75,8 @@ class SequenceGT:
     num_frames: int
     fps: float
     image_size: Tuple[float, float]
+    boxes_3d: Optional[np.ndarray] = None
+    truncated: Optional[np.ndarray] = None
 
 
 @dataclass(frozen=True)
@@ -154,11 +159,12 @@ def read_kitti_labels(path: Path) -> SequenceGT:
         path: e.g. ``training/label_02/0001.txt``; an optional score column is ignored.
 
     Returns:
-        the sequence's boxes of the classes in ``KITTI_CLASSES``; frames 0..last labelled frame.
+        the sequence's boxes of the classes in ``KITTI_CLASSES``; frames 0..last labelled frame;
+        with their 3D boxes and truncation.
 
     """
     path = Path(path)
-    rows = []
+    rows, extra = [], []
     max_x, max_y, last_frame = 0.0, 0.0, -1
     with open(path) as handle:
         for number, line in enumerate(handle, start=1):
@@ -176,8 +182,11 @@ def read_kitti_labels(path: Path) -> SequenceGT:
                 continue
             rows.append((frame, track_id, taxonomy.class_id(KITTI_CLASSES[kind]), x1, y1, x2, y2,
                          int(fields[4]) == KITTI_LARGELY_OCCLUDED))
-    return _sequence(path.stem, rows, last_frame + 1, KITTI_FPS,
-                     (float(np.ceil(max_x)), float(np.ceil(max_y))))
+            extra.append([float(v) for v in fields[10:17]] + [float(fields[3])])
+    gt = _sequence(path.stem, rows, last_frame + 1, KITTI_FPS,
+                   (float(np.ceil(max_x)), float(np.ceil(max_y))))
+    extra = np.array(extra, dtype=np.float64).reshape(-1, 8)
+    return replace(gt, boxes_3d=extra[:, :7].copy(), truncated=extra[:, 7].copy())
 
 
 def read_mot_gt(path: Path, fps: Optional[float] = None) -> SequenceGT:
