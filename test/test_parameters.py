@@ -42,11 +42,31 @@ def test_defaults_read_into_settings_with_descriptions_and_ranges(make_node):
     assert node.describe_parameter('overlay_alpha').floating_point_range[0].to_value == 1.0
 
 
+def test_lifting_settings_per_camera(make_node):
+    settings = parameters.read_settings(make_node(
+        image_topics=['/a/image', '/b/image'], lifting_methods=['ground_plane', 'depth'],
+        depth_topics=['', '/b/depth'],
+        camera_poses=[1.0, 0.0, 1.5, 0.0, 0.1, 0.0, 1.0, -0.5, 1.5, 0.0, 0.1, -1.57]))
+    left, right = settings.lifting
+    assert (left.method, left.depth_topic, left.pose) == ('ground_plane', '',
+                                                          (1.0, 0.0, 1.5, 0.0, 0.1, 0.0))
+    assert (right.method, right.depth_topic, right.pose[5]) == ('depth', '/b/depth', -1.57)
+    assert settings.base_frame == 'base_link'
+
+
 @pytest.mark.parametrize('overrides, message', [
     (dict(image_topics=['/a/image_raw', '/a/image_raw/compressed']), 'same output topics'),
     (dict(image_topics=['/a/image', '/a/image']), 'names a topic twice'),
     (dict(image_topics=['  ']), 'is empty'),
     (dict(qos_reliability='sometimes'), 'best_effort or reliable'),
+    (dict(lifting_methods=['stereo']), "'stereo' is not one of"),
+    (dict(image_topics=['/a/image', '/b/image'], lifting_methods=['none', 'none', 'none']),
+     'lifting_methods must hold 1 value'),
+    (dict(camera_poses=[0.0, 0.0, 1.6]), 'camera_poses must hold 6 value'),
+    (dict(camera_poses=[0.0, 0.0, float('nan'), 0.0, 0.0, 0.0]), 'non-finite'),
+    (dict(lifting_methods=['depth']), 'needs a topic in parameter depth_topics'),
+    (dict(lifting_methods=['lidar']), 'needs parameter lidar_topic'),
+    (dict(base_frame=''), 'base_frame is empty'),
 ])
 def test_invalid_settings_are_rejected_with_the_reason(make_node, overrides, message):
     with pytest.raises(ValueError, match=message):

@@ -19,7 +19,7 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
-from vision_msgs.msg import Detection2DArray, LabelInfo
+from vision_msgs.msg import Detection2DArray, Detection3DArray, LabelInfo
 from visualization_msgs.msg import MarkerArray
 
 from seg_perception import topics
@@ -29,7 +29,8 @@ _RELIABLE = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
                        reliability=ReliabilityPolicy.RELIABLE,
                        durability=DurabilityPolicy.VOLATILE)
 #: Message type of each output that is not a sensor_msgs/Image.
-_OUTPUT_TYPES = {'detections': Detection2DArray, 'markers': MarkerArray}
+_OUTPUT_TYPES = {'detections': Detection2DArray, 'markers': MarkerArray,
+                 'objects_3d': Detection3DArray}
 _LATCHED = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
                       reliability=ReliabilityPolicy.RELIABLE,
                       durability=DurabilityPolicy.TRANSIENT_LOCAL)

@@ -10,8 +10,8 @@ from diagnostic_msgs.msg import DiagnosticArray
 import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from sensor_msgs.msg import CompressedImage, Image
-from vision_msgs.msg import Detection2DArray, LabelInfo
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+from vision_msgs.msg import Detection2DArray, Detection3DArray, LabelInfo
 from visualization_msgs.msg import MarkerArray
 
 from seg_perception import topics
@@ -24,7 +24,10 @@ from seg_perception.ros.conversions import ImageConversionError
 from seg_perception.ros.diagnostics import diagnostic_status
 from seg_perception.ros.frame_io import frame_from_msg, result_messages
 from seg_perception.ros.messages import label_info_msg
+from seg_perception.ros.messages_3d import markers_3d, objects_3d_msg
 from seg_perception.ros.parameters import NodeSettings
+from seg_perception.ros.sensor_conversions import SensorConversionError
+from seg_perception.ros.stream_lifting import LiftingError, StreamLifting
 from seg_perception.stream_stats import StreamStats
 from seg_perception.structures import Frame, FrameResult
 from seg_perception.tracking.tracker import Tracker
@@ -50,6 +53,9 @@ class CameraStream:
     compressed: bool
     publishers: Dict[str, Any] = field(default_factory=dict)
     subscription: Any = None
+    sensor_subscriptions: List[Any] = field(default_factory=list)
+    lifting: Optional[StreamLifting] = None
+    depth_topic: str = ''
     pending: Any = None
     pending_received_s: float = 0.0
     stats: StreamStats = field(default_factory=StreamStats)
@@ -94,6 +100,7 @@ class SegmentationNode(LifecycleNode):
         self._worker: Optional[threading.Thread] = None
         self._diagnostics = None
         self._diagnostics_timer = None
+        self._lidar_subscription = None
 
     # --- lifecycle transitions -------------------------------------------------------------
 
@@ -141,6 +148,15 @@ class SegmentationNode(LifecycleNode):
             stream.subscription = self.create_subscription(
                 message_type, stream.topic, lambda msg, s=stream: self._on_image(s, msg),
                 parameters.input_qos(self.settings))
+            if stream.lifting is not None:
+                self._subscribe_sensors(stream)
+        lidar_streams = [s for s in self.streams
+                         if s.lifting is not None and s.lifting.method == 'lidar']
+        if lidar_streams:
+            self._lidar_subscription = self.create_subscription(
+                PointCloud2, self.settings.lidar_topic,
+                lambda msg: [s.lifting.on_cloud(msg) for s in lidar_streams],
+                parameters.input_qos(self.settings))
         self._stopping = False
         self._worker = threading.Thread(target=self._work, name='segmentation', daemon=True)
         self._worker.start()
@@ -174,9 +190,13 @@ class SegmentationNode(LifecycleNode):
     def _stop_work(self) -> None:
         self._active = False
         for stream in self.streams:
-            if stream.subscription is not None:
-                self.destroy_subscription(stream.subscription)
-                stream.subscription = None
+            for subscription in [stream.subscription] + stream.sensor_subscriptions:
+                if subscription is not None:
+                    self.destroy_subscription(subscription)
+            stream.subscription, stream.sensor_subscriptions = None, []
+        if self._lidar_subscription is not None:
+            self.destroy_subscription(self._lidar_subscription)
+            self._lidar_subscription = None
         with self._condition:
             self._stopping = True
             for stream in self.streams:
@@ -219,6 +239,13 @@ class SegmentationNode(LifecycleNode):
                              for name, msg_type in types.items()}
         stream.publishers['label_info'] = self.create_lifecycle_publisher(
             LabelInfo, names['label_info'], parameters.latched_qos())
+        lifting = self.settings.lifting[self.settings.image_topics.index(topic)]
+        if lifting.method != 'none':
+            stream.lifting = StreamLifting(lifting.method, lifting.pose,
+                                           self.settings.lidar_pose)
+            stream.depth_topic = lifting.depth_topic
+            stream.publishers['objects_3d'] = self.create_lifecycle_publisher(
+                Detection3DArray, names['objects_3d'], out_qos)
         return stream
 
     def _on_image(self, stream: CameraStream, msg) -> None:
@@ -263,7 +290,13 @@ class SegmentationNode(LifecycleNode):
                 for warning in result.warnings:
                     self._log_limited('warning', stream.topic, warning)
                 publish_start = time.monotonic()
-                self._publish(stream, msg, result)
+                try:
+                    self._publish(stream, msg, result)
+                except Exception as error:  # one bad frame must not end the worker
+                    reason = f'publishing failed: {type(error).__name__}: {error}'
+                    stream.stats.on_failed(reason)
+                    self._log_limited('error', stream.topic, reason)
+                    continue
                 done = time.monotonic()
                 stream.stats.on_processed(1000.0 * (done - received_s))
                 timings = result.timings_ms
@@ -295,8 +328,48 @@ class SegmentationNode(LifecycleNode):
             result, msg.header, stream.namespace,
             overlay_alpha=self.get_parameter('overlay_alpha').value if wants_overlay else None,
             with_markers=stream.publishers['markers'].get_subscription_count() > 0)
+        if stream.lifting is not None:
+            objects = self._lift(stream, result)
+            if objects is not None:
+                outputs['objects_3d'] = objects_3d_msg(objects, msg.header,
+                                                       self.settings.base_frame)
+                if 'markers' in outputs:
+                    outputs['markers'].markers.extend(markers_3d(
+                        objects, msg.header, self.settings.base_frame, stream.namespace))
         for name, out_msg in outputs.items():
             stream.publishers[name].publish(out_msg)
+
+    def _lift(self, stream: CameraStream, result: FrameResult):
+        """Return the frame's objects in 3D, or None (with a rate-limited warning)."""
+        try:
+            return stream.lifting.lift(result)
+        except LiftingError as error:
+            self._log_limited('warning', stream.topic, f'objects_3d skipped: {error}')
+        except SensorConversionError as error:
+            stream.stats.on_rejected(str(error))
+            self._log_limited('warning', stream.topic, f'objects_3d skipped: {error}')
+        return None
+
+    def _on_camera_info(self, stream: CameraStream, msg) -> None:
+        try:
+            if stream.lifting.on_camera_info(msg):
+                self.get_logger().info(
+                    f'{stream.topic}: camera_info {msg.width}x{msg.height} '
+                    f'({msg.distortion_model or "plumb_bob"}); lifting with '
+                    f'{stream.lifting.method}')
+        except ValueError as error:  # SensorConversionError or an unsupported model
+            stream.stats.on_rejected(str(error))
+            self._log_limited('warning', stream.topic, f'camera_info rejected: {error}')
+
+    def _subscribe_sensors(self, stream: CameraStream) -> None:
+        """Subscribe to the camera_info (and depth) topics of a stream that lifts to 3D."""
+        qos = parameters.input_qos(self.settings)
+        stream.sensor_subscriptions.append(self.create_subscription(
+            CameraInfo, topics.camera_info_topic(stream.topic),
+            lambda msg, s=stream: self._on_camera_info(s, msg), qos))
+        if stream.lifting.method == 'depth':
+            stream.sensor_subscriptions.append(self.create_subscription(
+                Image, stream.depth_topic, stream.lifting.on_depth, qos))
 
     def _publish_diagnostics(self) -> None:
         """Publish one DiagnosticStatus per camera on /diagnostics."""

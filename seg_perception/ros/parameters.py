@@ -1,6 +1,7 @@
 """The node's parameters: declared with descriptions and ranges, read into one settings object."""
 
 from dataclasses import dataclass
+import math
 from typing import Any, List, Tuple
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
@@ -73,6 +74,20 @@ PARAMETERS: Tuple[ParameterSpec, ...] = (
                   'Seconds a track survives without a match before its id is retired.',
                   0.0, 3600.0),
     ParameterSpec('track_class_aware', True, 'Tracks only match instances of their own class.'),
+    ParameterSpec('base_frame', 'base_link',
+                  'Vehicle frame of objects_3d and of the camera and LiDAR poses.'),
+    ParameterSpec('lifting_methods', ['ground_plane'],
+                  'Per camera (or one for all): ground_plane, depth, lidar, or none (no '
+                  'objects_3d). Lifting starts when the camera_info topic has a CameraInfo.'),
+    ParameterSpec('camera_poses', [0.0, 0.0, 1.65, 0.0, 0.0, 0.0],
+                  'x, y, z (m), roll, pitch, yaw (rad; pitch > 0 looks down) of each camera in '
+                  'base_frame: 6 values per camera in image_topics order, or 6 for all.'),
+    ParameterSpec('depth_topics', [''],
+                  'Per camera: aligned depth image topic (16UC1 mm or 32FC1 m) for lifting '
+                  "method depth; '' = none."),
+    ParameterSpec('lidar_topic', '', 'sensor_msgs/PointCloud2 topic for lifting method lidar.'),
+    ParameterSpec('lidar_pose', [0.0, 0.0, 1.8, 0.0, 0.0, 0.0],
+                  'x, y, z (m), roll, pitch, yaw (rad) of the LiDAR in base_frame.'),
     ParameterSpec('diagnostics_period_s', 1.0, 'Seconds between two /diagnostics messages.',
                   0.1, 60.0),
     ParameterSpec('diagnostics_silent_warn_s', 2.0,
@@ -83,6 +98,67 @@ PARAMETERS: Tuple[ParameterSpec, ...] = (
                   'p90 receive-to-publish latency above this is reported WARN (0 = no budget).',
                   0.0, 1e6),
 )
+
+
+@dataclass(frozen=True)
+class CameraLifting:
+    """3D lifting settings of one camera (see the ``lifting_methods`` parameter and the rest).
+
+    Attributes:
+        method: ``ground_plane``, ``depth``, ``lidar`` or ``none``.
+        pose: x, y, z (m), roll, pitch, yaw (rad) of the camera body in ``base_frame``.
+        depth_topic: aligned depth image topic; '' = none.
+
+    """
+
+    method: str = 'ground_plane'
+    pose: Tuple[float, ...] = (0.0, 0.0, 1.65, 0.0, 0.0, 0.0)
+    depth_topic: str = ''
+
+
+LIFTING_METHODS = ('ground_plane', 'depth', 'lidar', 'none')
+
+
+def _per_camera(name: str, values: List, count: int, group: int = 1) -> List:
+    """Split a parameter holding one entry (of ``group`` values) for all cameras or one each."""
+    values = list(values)
+    if len(values) == group:
+        return [values] * count if group > 1 else values * count
+    if len(values) != group * count:
+        raise ValueError(
+            f'parameter {name} must hold {group} value(s) for all cameras or {group} per camera '
+            f'({group * count} for {count}), got {len(values)}')
+    return [values[i * group:(i + 1) * group] for i in range(count)] if group > 1 else values
+
+
+def read_lifting(value, count: int) -> Tuple[CameraLifting, ...]:
+    """Read the lifting parameters of ``count`` cameras.
+
+    Raises:
+        ValueError: an unknown method, a wrong number of values, a non-finite pose, or method
+            ``depth`` without a depth topic / ``lidar`` without ``lidar_topic``.
+
+    """
+    methods = _per_camera('lifting_methods', value('lifting_methods'), count)
+    poses = _per_camera('camera_poses', value('camera_poses'), count, 6)
+    depth_topics = _per_camera('depth_topics', value('depth_topics'), count)
+    cameras = []
+    for method, pose, depth_topic in zip(methods, poses, depth_topics):
+        if method not in LIFTING_METHODS:
+            raise ValueError(f'parameter lifting_methods: {method!r} is not one of '
+                             f'{", ".join(LIFTING_METHODS)}')
+        if not all(math.isfinite(v) for v in pose):
+            raise ValueError(f'parameter camera_poses holds a non-finite value: {pose}')
+        if method == 'depth' and not depth_topic.strip():
+            raise ValueError('lifting method depth needs a topic in parameter depth_topics')
+        if method == 'lidar' and not value('lidar_topic').strip():
+            raise ValueError('lifting method lidar needs parameter lidar_topic')
+        if method == 'lidar' and (len(value('lidar_pose')) != 6 or not all(
+                math.isfinite(v) for v in value('lidar_pose'))):
+            raise ValueError('parameter lidar_pose must hold 6 finite values')
+        cameras.append(CameraLifting(method=method, pose=tuple(float(v) for v in pose),
+                                     depth_topic=depth_topic.strip()))
+    return tuple(cameras)
 
 
 @dataclass(frozen=True)
@@ -99,6 +175,10 @@ class NodeSettings:
     tracker: TrackerConfig = TrackerConfig()
     health: HealthLimits = HealthLimits()
     diagnostics_period_s: float = 1.0
+    base_frame: str = 'base_link'
+    lifting: Tuple[CameraLifting, ...] = ()
+    lidar_topic: str = ''
+    lidar_pose: Tuple[float, ...] = (0.0, 0.0, 1.8, 0.0, 0.0, 0.0)
 
 
 def declare_parameters(node: Node) -> None:
@@ -140,6 +220,8 @@ def read_settings(node: Node) -> NodeSettings:
     if reliability not in ('best_effort', 'reliable'):
         raise ValueError(
             f'parameter qos_reliability must be best_effort or reliable, got {reliability!r}')
+    if not value('base_frame').strip():
+        raise ValueError('parameter base_frame is empty: name the vehicle frame, e.g. base_link')
     options = BackendOptions(
         weights_path=value('weights_path'),
         weights_dirs=tuple(d for d in value('weights_dir').split(':') if d),
@@ -174,6 +256,10 @@ def read_settings(node: Node) -> NodeSettings:
             silent_error_s=float(value('diagnostics_silent_error_s')),
             latency_budget_ms=float(value('diagnostics_latency_budget_ms'))),
         diagnostics_period_s=float(value('diagnostics_period_s')),
+        base_frame=value('base_frame'),
+        lifting=read_lifting(value, len(topics)),
+        lidar_topic=value('lidar_topic').strip(),
+        lidar_pose=tuple(float(v) for v in value('lidar_pose')),
     )
 
 
