@@ -3,7 +3,9 @@
 import argparse
 import json
 import os
+from pathlib import Path
 import platform
+import tempfile
 from typing import Dict, List
 
 import cv2
@@ -13,8 +15,10 @@ from seg_perception.tools import paths
 from seg_perception.tools.image_source import read_rgb
 
 
-#: Benchmark sections, in the order they run.
+#: Benchmark sections run by default, in order.
 SECTIONS = ('node', 'conversion', 'tracker', 'e2e')
+#: Sections that take minutes and run only when named with --sections.
+OPTIONAL_SECTIONS = ('multicamera',)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,8 +28,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f'folder holding the checkpoint (default: {default_weights})')
     parser.add_argument('--device', default='cpu', help='auto, cpu, cuda or cuda:N')
     parser.add_argument('--repeats', type=int, default=5, help='timed runs per stage')
-    parser.add_argument('--sections', nargs='+', choices=SECTIONS, default=None,
-                        help=f'what to measure (default: all of {", ".join(SECTIONS)})')
+    parser.add_argument('--sections', nargs='+', choices=SECTIONS + OPTIONAL_SECTIONS,
+                        default=None,
+                        help=f'what to measure (default: {", ".join(SECTIONS)}; '
+                             f'{", ".join(OPTIONAL_SECTIONS)} takes minutes)')
+    parser.add_argument('--cameras', nargs='+', type=int, default=[1, 2, 4],
+                        help='multicamera: camera counts to measure (default: 1 2 4)')
+    parser.add_argument('--camera-seconds', type=float, default=30.0,
+                        help='multicamera: seconds of publishing per configuration')
+    parser.add_argument('--params-file', type=Path, default=paths.default_config(),
+                        help='multicamera: node parameter file (default: config/default.yaml)')
     parser.add_argument('--json', action='store_true',
                         help='print the results as one JSON object on the last line')
 
@@ -112,6 +124,32 @@ def run(args: argparse.Namespace) -> int:
         print(f'end to end over rclpy + Fast DDS (publish 1920x1080 rgb8 -> semantic received, '
               f'lock-step, {args.repeats} frames on {backend.device}): median '
               f'{e2e["median_ms"]:.1f} ms, p90 {e2e["p90_ms"]:.1f} ms, max {e2e["max_ms"]:.1f} ms')
+    if 'multicamera' in sections:
+        results['multicamera'] = _multicamera(args)
     if args.json:
         print(json.dumps(results))
     return 0
+
+
+def _multicamera(args: argparse.Namespace) -> List[Dict]:
+    from seg_perception.tools.multi_camera_bench import measure
+
+    rgb = sample_frame(1280, 720)
+    print(f'cameras through one node vs one node process each (1280x720 rgb8 at 10 Hz per '
+          f'camera, {args.camera_seconds:g} s, {args.params_file.name}):')
+    print(f'  {"cameras":>7} {"processes":>9} {"served fps":>11} {"per camera":>14} '
+          f'{"RSS MiB":>8}')
+    log_dir = Path(tempfile.mkdtemp(prefix='seg_perception_multicamera_'))
+    print(f'  (node logs in {log_dir})')
+    rows = []
+    for cameras in args.cameras:
+        for separate in (False, True):
+            if separate and cameras == 1:
+                continue  # the same configuration as one node
+            result = measure(cameras, separate, rgb, args.params_file, args.weights_dir,
+                             log_dir, args.camera_seconds)
+            rows.append(result.as_dict())
+            print(f'  {cameras:>7} {result.processes:>9} {result.served_fps:>11.2f} '
+                  f'{result.per_camera_fps[0]:>6.2f}-{result.per_camera_fps[1]:<7.2f} '
+                  f'{result.rss_mb:>8.0f}', flush=True)
+    return rows

@@ -23,13 +23,14 @@ from seg_perception.tools import paths
 from seg_perception.tools.image_source import iter_frames
 
 
-def node_command(params_file: Path, image_topic: str, weights_dir: str = '',
+def node_command(params_file: Path, image_topic, weights_dir: str = '',
                  extra: List[str] = ()) -> List[str]:
-    """Command line that starts the node on ``image_topic`` with ``params_file``."""
+    """Command line that starts the node on ``image_topic`` (a topic or a list) with a file."""
     executable = shutil.which('seg_perception_node')
     command = [executable] if executable else [sys.executable, '-m', 'seg_perception.ros.node']
+    topic_list = ','.join([image_topic] if isinstance(image_topic, str) else image_topic)
     command += ['--ros-args', '--params-file', str(params_file),
-                '-p', f'image_topics:=[{image_topic}]']
+                '-p', f'image_topics:=[{topic_list}]']
     if weights_dir:
         command += ['-p', f'weights_dir:={weights_dir}']
     return command + list(extra)
