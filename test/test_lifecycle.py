@@ -170,10 +170,17 @@ def test_backend_exception_and_out_of_memory_skip_the_frame_and_the_node_recover
     try:
         assert driver.wait_until_connected(10.0)
         rgb = np.zeros((40, 60, 3), np.uint8)
+        # A rejected frame first: its warning and the errors below are logged by the same
+        # helper, which rclpy refuses if one call site changes severity (the worker died).
+        bad = make_camera_msg(rgb, ns_to_header(9, 'cam'))
+        bad.width = 0
+        driver.send(bad)
+        time.sleep(0.5)
         received = []
         for index in range(4):
             outputs = driver.send(make_camera_msg(rgb, ns_to_header(10 + index, 'cam')))
-            received.append(driver.wait_for(10 + index, timeout_s=3.0))
+            expected = index in (0, 3)
+            received.append(driver.wait_for(10 + index, timeout_s=15.0 if expected else 3.0))
         # calls 1 and 2 raised: those frames have no outputs; the 4th is served again
         assert received == [True, False, False, True]
         assert segmenter.calls == 4
@@ -186,7 +193,8 @@ def test_backend_exception_and_out_of_memory_skip_the_frame_and_the_node_recover
             return {kv.key: kv.value for kv in status.values}
 
         assert wait_until(lambda: (latest_values().get('failed'), latest_values().get(
-            'processed')) == ('2', '2'), 5.0), latest_values()
+            'processed'), latest_values().get('rejected')) == ('2', '2', '1'), 5.0), \
+            latest_values()
         assert 'OutOfMemoryError' in latest_values()['last error']
     finally:
         stop_spinning(driver_spin)

@@ -270,41 +270,50 @@ class SegmentationNode(LifecycleNode):
     def _work(self) -> None:
         while not self._stopping:
             taken = self._take_pending()
-            batch = []
-            for stream, msg, received_s in taken:
-                frame = self._to_frame(stream, msg)
-                if frame is not None:
-                    batch.append((stream, msg, frame, received_s))
-            if not batch:
-                continue
             try:
-                results = self.pipeline.process_batch([frame for _, _, frame, _ in batch])
-            except Exception as error:  # a backend failure must not stop the node
-                reason = (f'segmentation failed, {len(batch)} frame(s) skipped: '
-                          f'{type(error).__name__}: {error}')
-                for stream, _, _, _ in batch:
-                    stream.stats.on_failed(reason)
-                self._log_limited('error', self.settings.backend, reason)
+                self._process(taken)
+            except Exception as error:  # last resort: the worker must outlive any one batch
+                self.get_logger().error(
+                    f'unexpected error, {len(taken)} frame(s) lost: {type(error).__name__}: '
+                    f'{error}')
+
+    def _process(self, taken: List) -> None:
+        """Convert, segment, track and publish one batch of (stream, message, received_s)."""
+        batch = []
+        for stream, msg, received_s in taken:
+            frame = self._to_frame(stream, msg)
+            if frame is not None:
+                batch.append((stream, msg, frame, received_s))
+        if not batch:
+            return
+        try:
+            results = self.pipeline.process_batch([frame for _, _, frame, _ in batch])
+        except Exception as error:  # a backend failure must not stop the node
+            reason = (f'segmentation failed, {len(batch)} frame(s) skipped: '
+                      f'{type(error).__name__}: {error}')
+            for stream, _, _, _ in batch:
+                stream.stats.on_failed(reason)
+            self._log_limited('error', self.settings.backend, reason)
+            return
+        for (stream, msg, _, received_s), result in zip(batch, results):
+            for warning in result.warnings:
+                self._log_limited('warning', stream.topic, warning)
+            publish_start = time.monotonic()
+            try:
+                self._publish(stream, msg, result)
+            except Exception as error:  # one bad frame must not end the worker
+                reason = f'publishing failed: {type(error).__name__}: {error}'
+                stream.stats.on_failed(reason)
+                self._log_limited('error', stream.topic, reason)
                 continue
-            for (stream, msg, _, received_s), result in zip(batch, results):
-                for warning in result.warnings:
-                    self._log_limited('warning', stream.topic, warning)
-                publish_start = time.monotonic()
-                try:
-                    self._publish(stream, msg, result)
-                except Exception as error:  # one bad frame must not end the worker
-                    reason = f'publishing failed: {type(error).__name__}: {error}'
-                    stream.stats.on_failed(reason)
-                    self._log_limited('error', stream.topic, reason)
-                    continue
-                done = time.monotonic()
-                stream.stats.on_processed(1000.0 * (done - received_s))
-                timings = result.timings_ms
-                self.get_logger().debug(
-                    f'{stream.topic}: latency {1000.0 * (done - received_s):.1f} ms '
-                    f'(segment {timings.get("segment", 0.0):.1f}, track and resize '
-                    f'{timings.get("track_and_resize", 0.0):.1f}, publish '
-                    f'{1000.0 * (done - publish_start):.1f} ms)')
+            done = time.monotonic()
+            stream.stats.on_processed(1000.0 * (done - received_s))
+            timings = result.timings_ms
+            self.get_logger().debug(
+                f'{stream.topic}: latency {1000.0 * (done - received_s):.1f} ms '
+                f'(segment {timings.get("segment", 0.0):.1f}, track and resize '
+                f'{timings.get("track_and_resize", 0.0):.1f}, publish '
+                f'{1000.0 * (done - publish_start):.1f} ms)')
 
     def _to_frame(self, stream: CameraStream, msg) -> Optional[Frame]:
         try:
@@ -319,7 +328,16 @@ class SegmentationNode(LifecycleNode):
         suppressed = self._log_limiter.allow((source, message_kind(text)))
         if suppressed is not None:
             more = f' ({suppressed} more like it suppressed)' if suppressed else ''
-            getattr(self.get_logger(), level)(f'{source}: {text}{more}')
+            line = f'{source}: {text}{more}'
+            # One call per level: rclpy refuses a call site whose severity changes between
+            # calls ("Logger severity cannot be changed between calls"), which would raise
+            # here, in the worker thread.
+            if level == 'error':
+                self.get_logger().error(line)
+            elif level == 'warning':
+                self.get_logger().warning(line)
+            else:
+                self.get_logger().info(line)
 
     def _publish(self, stream: CameraStream, msg, result: FrameResult) -> None:
         # The overlay and markers cost a render each: built only while someone listens.
