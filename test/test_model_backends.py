@@ -1,0 +1,141 @@
+"""torchvision, transformers and detectron2 backends end to end through the pipeline (CPU)."""
+
+import cv2
+import numpy as np
+import pytest
+
+from seg_perception import taxonomy
+from seg_perception.backends.base import BackendError, BackendOptions
+from seg_perception.backends.fusion import paint_masks, panoptic_from_segments
+from seg_perception.backends.registry import create_backend
+from seg_perception.pipeline import Pipeline
+from seg_perception.structures import Frame
+from seg_perception.tools.image_source import read_rgb
+from seg_perception.tracking import Tracker
+
+CANONICAL = set(c.class_id for c in taxonomy.CLASSES) | {taxonomy.UNLABELED}
+
+
+@pytest.fixture(scope='module')
+def small_frame(cityscapes_frame) -> np.ndarray:
+    """Return the Cityscapes frame at 256x128, (128, 256, 3) uint8 RGB."""
+    return cv2.resize(read_rgb(cityscapes_frame), (256, 128), interpolation=cv2.INTER_AREA)
+
+
+def check_pipeline_output(backend, image, min_objects=0):
+    """Run two frames through the pipeline; check classes, shapes, boxes."""
+    pipeline = Pipeline(backend, Tracker)
+    results = pipeline.process_batch([Frame(image=image, stamp_ns=0),
+                                      Frame(image=image[:, ::-1].copy(), stamp_ns=10 ** 8)])
+    panoptic = backend.segment([image])[0]
+    assert set(np.unique(panoptic.semantic).tolist()) <= CANONICAL
+    assert panoptic.instance_map.shape == panoptic.semantic.shape
+    assert [s.segment_id for s in panoptic.segments] == list(range(1, len(panoptic.segments) + 1))
+    assert len(panoptic.segments) >= min_objects
+    height, width = image.shape[:2]
+    for segment in panoptic.segments:
+        assert taxonomy.CLASS_BY_ID[segment.class_id].is_thing
+        x0, y0, x1, y1 = segment.bbox
+        assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height
+        assert 0.0 <= segment.score <= 1.0
+        assert segment.class_id in backend.class_ids
+    for result in results:
+        assert result.semantic.shape == (height, width) and result.semantic.dtype == np.uint8
+        assert result.instances.shape == (height, width) and result.instances.dtype == np.uint16
+        assert set(np.unique(result.semantic).tolist()) <= CANONICAL
+    return panoptic
+
+
+def test_paint_masks_puts_the_best_score_on_top_and_numbers_things_from_one():
+    masks = np.zeros((3, 4, 6), dtype=bool)
+    masks[0, :, :3] = True     # car, 0.6
+    masks[1, :, 2:5] = True    # person, 0.9: wins column 2
+    masks[2, 0, 5] = True      # road (stuff), 0.7
+    segment_map = paint_masks(masks, np.array([0.6, 0.9, 0.7]))
+    assert segment_map[:, 2].tolist() == [2] * 4
+    car, person, road = (taxonomy.class_id(n) for n in ('car', 'person', 'road'))
+    result = panoptic_from_segments(segment_map, [car, person, road], [0.6, 0.9, 0.7],
+                                    (8, 12), min_area_px=0)
+    assert [(s.segment_id, s.class_id) for s in result.segments] == [(1, car), (2, person)]
+    assert result.segments[0].bbox == (0.0, 0.0, 4.0, 8.0)
+    assert result.segments[0].area == 8 * 4
+    assert result.semantic[0, 5] == road and result.instance_map[0, 5] == 0
+    assert result.semantic[1, 5] == taxonomy.UNLABELED
+
+
+@pytest.mark.slow
+def test_torchvision_backend_runs_end_to_end_with_random_weights(small_frame):
+    pytest.importorskip('torchvision')
+    backend = create_backend('torchvision', BackendOptions(
+        device='cpu', input_width=256, input_height=128, min_instance_area_px=0,
+        extra={'random_init': 'true', 'score_threshold': '0', 'max_detections': '5'}))
+    panoptic = check_pipeline_output(backend, small_frame)
+    assert panoptic.semantic.shape == (128, 256)
+
+
+def test_torchvision_backend_rejects_unknown_models_and_missing_weights(tmp_path):
+    pytest.importorskip('torchvision')
+    with pytest.raises(BackendError, match='semantic_model=.*choose one of'):
+        create_backend('torchvision', BackendOptions(device='cpu', extra={
+            'semantic_model': 'unet', 'random_init': 'true'}))
+    with pytest.raises(BackendError, match='needs semantic_weights'):
+        create_backend('torchvision', BackendOptions(device='cpu', extra={
+            'semantic_labels': 'cityscapes'}, allow_download=False))
+    broken = tmp_path / 'maskrcnn.pth'
+    broken.write_bytes(b'nope')
+    with pytest.raises(Exception, match=f'cannot read checkpoint {broken}'):
+        create_backend('torchvision', BackendOptions(device='cpu', weights_path=str(broken),
+                                                     allow_download=False))
+
+
+def tiny_mask2former_config(tmp_path, id2label):
+    """Write a randomly initialisable Mask2Former config (Swin, 0.35 M parameters) to json."""
+    transformers = pytest.importorskip('transformers')
+    backbone = transformers.SwinConfig(
+        embed_dim=16, depths=[1, 1, 1, 1], num_heads=[1, 1, 1, 1], window_size=4,
+        out_features=['stage1', 'stage2', 'stage3', 'stage4'])
+    config = transformers.Mask2FormerConfig(
+        backbone_config=backbone, hidden_dim=32, num_queries=8, encoder_layers=1,
+        decoder_layers=2, feature_size=32, mask_feature_size=32, encoder_feedforward_dim=64,
+        dim_feedforward=64, num_attention_heads=2, use_pretrained_backbone=False,
+        id2label=dict(enumerate(id2label)), label2id={n: i for i, n in enumerate(id2label)})
+    path = tmp_path / 'config.json'
+    config.to_json_file(str(path))
+    return path
+
+
+@pytest.mark.parametrize('labels', [
+    ('road', 'sidewalk', 'car', 'person', 'traffic sign', 'sky'),                 # Cityscapes
+    ('Road', 'Lane Marking - General', 'Lane Marking - Crosswalk', 'Car', 'Bicyclist',
+     'Traffic Sign (Front)', 'Bird'),                                              # Vistas v1.2
+])
+def test_mask2former_backend_runs_end_to_end_with_a_tiny_random_model(
+        tmp_path, small_frame, labels):
+    config = tiny_mask2former_config(tmp_path, labels)
+    backend = create_backend('transformers', BackendOptions(
+        device='cpu', input_width=256, input_height=128, min_instance_area_px=0,
+        extra={'config_json': str(config), 'threshold': '0.0'}))
+    expected = {taxonomy.class_id(taxonomy.canonical_name(n)) for n in labels
+                if taxonomy.canonical_name(n)}
+    assert set(backend.class_ids) == expected
+    check_pipeline_output(backend, small_frame)
+
+
+def test_mask2former_backend_loads_a_saved_directory_and_explains_a_missing_hub_model(
+        tmp_path, small_frame):
+    transformers = pytest.importorskip('transformers')
+    config = transformers.AutoConfig.from_pretrained(
+        tiny_mask2former_config(tmp_path, ('road', 'car')))
+    model = transformers.Mask2FormerForUniversalSegmentation(config)
+    model.save_pretrained(tmp_path / 'model')
+    transformers.Mask2FormerImageProcessor().save_pretrained(tmp_path / 'model')
+    backend = create_backend('transformers', BackendOptions(
+        device='cpu', input_width=256, input_height=128,
+        extra={'model': str(tmp_path / 'model')}))
+    check_pipeline_output(backend, small_frame)
+    with pytest.raises(BackendError, match="cannot load transformers model 'nobody/no-model'.*"
+                                           'HuggingFace cache'):
+        create_backend('transformers', BackendOptions(
+            device='cpu', allow_download=False, extra={'model': 'nobody/no-model'}))
+    with pytest.raises(BackendError, match='needs extra option model'):
+        create_backend('transformers', BackendOptions(device='cpu'))
