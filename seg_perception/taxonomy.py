@@ -390,7 +390,12 @@ LABEL_SETS: Dict[str, Dict[str, str]] = {
         **{readable.lower(): _VISTAS_MACHINE_NAMES[name]
            for readable, name in zip(VISTAS_V12_READABLE_NAMES, VISTAS_V12_NAMES)},
     },
-    'coco_panoptic': {name: _COCO_CANONICAL.get(name) for name in COCO_PANOPTIC_NAMES},
+    # Both spellings: the dataset's, and detectron2's metadata ('-other' / '-merged' dropped).
+    'coco_panoptic': {
+        **{name.replace('-other', '').replace('-merged', ''): _COCO_CANONICAL.get(name)
+           for name in COCO_PANOPTIC_NAMES},
+        **{name: _COCO_CANONICAL.get(name) for name in COCO_PANOPTIC_NAMES},
+    },
     'voc': {name: _VOC_CANONICAL.get(name) for name in VOC_NAMES},
     'canonical': {name: name for name in CLASS_NAMES},
 }

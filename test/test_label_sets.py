@@ -128,6 +128,14 @@ def test_coco_panoptic_name(name, expected):
     assert taxonomy.canonical_name(name) == expected
 
 
+def test_coco_panoptic_names_as_detectron2_spells_them():
+    for name, expected in (('tree', 'vegetation'), ('pavement', 'sidewalk'), ('grass', 'terrain'),
+                           ('sky', 'sky'), ('building', 'building'), ('wall', 'wall'),
+                           ('fence', 'fence'), ('dirt', 'terrain'), ('window', None),
+                           ('floor', None), ('mountain', None)):
+        assert taxonomy.canonical_name(name, 'coco_panoptic') == expected, name
+
+
 @pytest.mark.parametrize('name,expected', _cases(taxonomy.VOC_NAMES, VOC_EXPECTED))
 def test_voc_name(name, expected):
     assert taxonomy.canonical_name(name, 'voc') == expected

@@ -139,3 +139,29 @@ def test_mask2former_backend_loads_a_saved_directory_and_explains_a_missing_hub_
             device='cpu', allow_download=False, extra={'model': 'nobody/no-model'}))
     with pytest.raises(BackendError, match='needs extra option model'):
         create_backend('transformers', BackendOptions(device='cpu'))
+
+
+def test_detectron2_panoptic_fpn_runs_end_to_end_with_random_weights(small_frame):
+    pytest.importorskip('detectron2')
+    backend = create_backend('detectron2', BackendOptions(
+        device='cpu', input_width=256, input_height=128, min_instance_area_px=0,
+        extra={'config_file': 'COCO-PanopticSegmentation/panoptic_fpn_R_50_1x.yaml',
+               'random_init': 'true'}))
+    names = {taxonomy.CLASS_BY_ID[i].name for i in backend.class_ids}
+    assert {'road', 'sidewalk', 'car', 'person', 'traffic_light', 'traffic_sign'} <= names
+    check_pipeline_output(backend, small_frame)
+
+
+def test_detectron2_backend_explains_a_missing_config_and_checkpoint(tmp_path):
+    pytest.importorskip('detectron2')
+    with pytest.raises(BackendError, match='needs extra option config_file'):
+        create_backend('detectron2', BackendOptions(device='cpu'))
+    with pytest.raises(BackendError, match="detectron2 config 'nowhere/none.yaml'"):
+        create_backend('detectron2', BackendOptions(
+            device='cpu', extra={'config_file': 'nowhere/none.yaml'}))
+    broken = tmp_path / 'model_final.pkl'
+    broken.write_bytes(b'nope')
+    with pytest.raises(Exception, match=f'cannot read detectron2 checkpoint {broken}'):
+        create_backend('detectron2', BackendOptions(
+            device='cpu', weights_path=str(broken), input_width=256, input_height=128,
+            extra={'config_file': 'COCO-PanopticSegmentation/panoptic_fpn_R_50_1x.yaml'}))
