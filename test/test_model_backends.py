@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from seg_perception import taxonomy
-from seg_perception.backends.base import BackendError, BackendOptions
+from seg_perception.backends.base import BackendError, BackendOptions, parse_extra
 from seg_perception.backends.fusion import paint_masks, panoptic_from_segments
-from seg_perception.backends.registry import create_backend
+from seg_perception.backends.registry import available_backends, create_backend
 from seg_perception.pipeline import Pipeline
 from seg_perception.structures import Frame
 from seg_perception.tools.image_source import read_rgb
@@ -165,3 +165,23 @@ def test_detectron2_backend_explains_a_missing_config_and_checkpoint(tmp_path):
         create_backend('detectron2', BackendOptions(
             device='cpu', weights_path=str(broken), input_width=256, input_height=128,
             extra={'config_file': 'COCO-PanopticSegmentation/panoptic_fpn_R_50_1x.yaml'}))
+
+
+def test_backend_extra_parses_key_value_entries():
+    assert parse_extra('') == {}
+    assert parse_extra(' model = a/b ; threshold=0.5;') == {'model': 'a/b', 'threshold': '0.5'}
+    assert parse_extra('opts=MODEL.A=1 MODEL.B=2') == {'opts': 'MODEL.A=1 MODEL.B=2'}
+    with pytest.raises(BackendError, match="'model' is not key=value"):
+        parse_extra('model')
+
+
+@pytest.mark.parametrize('name', ['torchvision', 'mask2former_cityscapes', 'mask2former_vistas',
+                                  'detectron2_panoptic_fpn'])
+def test_backend_config_files_name_a_registered_backend_and_its_settings(name):
+    pytest.importorskip('rclpy')
+    from seg_perception.ros.params_file import read_file_settings
+    from seg_perception.tools.paths import repo_root
+    settings = read_file_settings(repo_root() / 'config' / f'{name}.yaml')
+    assert settings.backend in available_backends()
+    extra = settings.backend_options.extra
+    assert extra.get('model') or extra.get('config_file') or settings.backend == 'torchvision'
