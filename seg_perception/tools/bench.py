@@ -19,6 +19,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f'folder holding the checkpoint (default: {default_weights})')
     parser.add_argument('--device', default='cpu', help='auto, cpu, cuda or cuda:N')
     parser.add_argument('--repeats', type=int, default=5, help='timed runs per stage')
+    parser.add_argument('--backends', nargs='*', metavar='NAME', default=None,
+                        help='instead: time the model backends with random weights at '
+                        '--backend-size (default: torchvision transformers detectron2)')
+    parser.add_argument('--backend-size', default='1024x512', metavar='WxH',
+                        help='input size of --backends (default 1024x512)')
     parser.add_argument('--json', action='store_true',
                         help='print the results as one JSON object on the last line')
 
@@ -48,6 +53,11 @@ def machine_description() -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmarks and print the table; return the exit code."""
+    if args.backends is not None:
+        from seg_perception.tools.bench_backends import BENCH_BACKENDS, run_backends
+        width, height = (int(v) for v in args.backend_size.lower().split('x'))
+        return run_backends(args.backends or BENCH_BACKENDS, _sample_frame(width, height),
+                            args.device, args.repeats, args.json)
     import torch
 
     from seg_perception.backends.base import BackendOptions
