@@ -121,6 +121,28 @@ def test_mask2former_backend_runs_end_to_end_with_a_tiny_random_model(
     check_pipeline_output(backend, small_frame)
 
 
+def test_mask2former_segments_map_to_canonical_things_and_stuff(tmp_path):
+    import torch
+    config = tiny_mask2former_config(tmp_path, ('Road', 'Car', 'Lane Marking - General'))
+    backend = create_backend('transformers', BackendOptions(
+        device='cpu', input_width=256, input_height=128, min_instance_area_px=0,
+        extra={'config_json': str(config)}))
+    segmentation = torch.zeros((128, 256), dtype=torch.int32)
+    segmentation[64:] = 1
+    segmentation[10:20, 100:140] = 2
+    segmentation[100:110, 0:256] = 3
+    info = [{'id': 1, 'label_id': 0, 'score': 0.9, 'was_fused': True},
+            {'id': 2, 'label_id': 1, 'score': 0.7, 'was_fused': False},
+            {'id': 3, 'label_id': 2, 'score': 0.6, 'was_fused': True}]
+    result = backend._convert({'segmentation': segmentation, 'segments_info': info}, (128, 256))
+    assert [(s.segment_id, s.class_id, s.score, s.bbox) for s in result.segments] == [
+        (1, taxonomy.class_id('car'), pytest.approx(0.7), (100.0, 10.0, 140.0, 20.0))]
+    assert result.semantic[70, 0] == taxonomy.class_id('road')
+    assert result.semantic[105, 0] == taxonomy.class_id('lane_marking')
+    assert result.semantic[0, 0] == taxonomy.UNLABELED
+    assert result.instance_map[15, 120] == 1 and result.instance_map[70, 0] == 0
+
+
 def test_mask2former_backend_loads_a_saved_directory_and_explains_a_missing_hub_model(
         tmp_path, small_frame):
     transformers = pytest.importorskip('transformers')
@@ -141,15 +163,50 @@ def test_mask2former_backend_loads_a_saved_directory_and_explains_a_missing_hub_
         create_backend('transformers', BackendOptions(device='cpu'))
 
 
-def test_detectron2_panoptic_fpn_runs_end_to_end_with_random_weights(small_frame):
+@pytest.fixture(scope='module')
+def panoptic_fpn():
+    """Return a detectron2 Panoptic FPN backend with random weights at 256x128."""
     pytest.importorskip('detectron2')
-    backend = create_backend('detectron2', BackendOptions(
+    return create_backend('detectron2', BackendOptions(
         device='cpu', input_width=256, input_height=128, min_instance_area_px=0,
         extra={'config_file': 'COCO-PanopticSegmentation/panoptic_fpn_R_50_1x.yaml',
-               'random_init': 'true'}))
-    names = {taxonomy.CLASS_BY_ID[i].name for i in backend.class_ids}
+               'random_init': 'true', 'score_threshold': '0.3'}))
+
+
+def test_detectron2_panoptic_fpn_runs_end_to_end_with_random_weights(panoptic_fpn, small_frame):
+    names = {taxonomy.CLASS_BY_ID[i].name for i in panoptic_fpn.class_ids}
     assert {'road', 'sidewalk', 'car', 'person', 'traffic_light', 'traffic_sign'} <= names
-    check_pipeline_output(backend, small_frame)
+    check_pipeline_output(panoptic_fpn, small_frame)
+
+
+def test_detectron2_outputs_map_to_canonical_classes(panoptic_fpn):
+    import torch
+    from detectron2.structures import Instances
+    segment_map = torch.zeros((128, 256), dtype=torch.int32)
+    segment_map[:64, :100] = 1     # thing 2 = car
+    segment_map[64:, :] = 2        # stuff: 'road' in detectron2's stuff_classes
+    stuff = panoptic_fpn._stuff_table
+    road = int(np.flatnonzero(stuff == taxonomy.class_id('road'))[0])
+    info = [{'id': 1, 'isthing': True, 'category_id': 2, 'score': 0.9},
+            {'id': 2, 'isthing': False, 'category_id': road}]
+    result = panoptic_fpn._convert({'panoptic_seg': (segment_map, info)}, (256, 512))
+    assert [(s.class_id, s.bbox) for s in result.segments] == [
+        (taxonomy.class_id('car'), (0.0, 0.0, 200.0, 128.0))]
+    assert result.semantic[100, 0] == taxonomy.class_id('road')
+    # No panoptic output: sem_seg gives the stuff, instances above the threshold are painted.
+    sem_seg = torch.zeros((len(stuff), 128, 256))
+    sem_seg[road] = 1.0
+    instances = Instances((128, 256))
+    masks = torch.zeros((2, 128, 256), dtype=torch.bool)
+    masks[0, 10:20, 30:50] = True
+    masks[1, 50:60, 30:50] = True
+    instances.pred_masks = masks
+    instances.pred_classes = torch.tensor([0, 2])   # person, car
+    instances.scores = torch.tensor([0.8, 0.1])     # the car is below 0.3
+    result = panoptic_fpn._convert({'sem_seg': sem_seg, 'instances': instances}, (128, 256))
+    assert [(s.class_id, s.bbox) for s in result.segments] == [
+        (taxonomy.class_id('person'), (30.0, 10.0, 50.0, 20.0))]
+    assert result.semantic[55, 40] == taxonomy.class_id('road')
 
 
 def test_detectron2_backend_explains_a_missing_config_and_checkpoint(tmp_path):
