@@ -242,3 +242,13 @@ def test_backend_config_files_name_a_registered_backend_and_its_settings(name):
     assert settings.backend in available_backends()
     extra = settings.backend_options.extra
     assert extra.get('model') or extra.get('config_file') or settings.backend == 'torchvision'
+
+
+def test_missing_optional_dependency_says_how_to_install_and_lists_the_backends(monkeypatch):
+    from seg_perception.backends import registry
+    monkeypatch.setitem(registry._BACKENDS, 'detectron2', (
+        'seg_perception.backends.no_such_module', 'X', 'torch detectron2'))
+    with pytest.raises(BackendError, match='backend .detectron2. needs torch detectron2: import '
+                                           'failed .*install with: scripts/install_detectron2.sh '
+                                           'VENV.*backends: detectron2, espnetv2'):
+        create_backend('detectron2')
