@@ -43,6 +43,25 @@ class BackendOptions:
     extra: Dict[str, str] = field(default_factory=dict)
 
 
+def parse_extra(text: str) -> Dict[str, str]:
+    """Parse backend-specific settings ``'key=value; key=value'`` into ``BackendOptions.extra``.
+
+    Raises:
+        BackendError: an entry without ``=`` or with an empty key.
+
+    """
+    extra = {}
+    for entry in text.split(';'):
+        if not entry.strip():
+            continue
+        key, sep, value = entry.partition('=')
+        if not sep or not key.strip():
+            raise BackendError(f'backend option {entry.strip()!r} is not key=value '
+                               "(entries are separated by ';')")
+        extra[key.strip()] = value.strip()
+    return extra
+
+
 def network_input_size(backend: str, options: BackendOptions, native: Tuple[int, int],
                        divisor: int) -> Tuple[int, int]:
     """Return the (width, height) a backend runs at: the options', else its ``native`` size.

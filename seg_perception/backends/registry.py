@@ -13,6 +13,20 @@ _BACKENDS: Dict[str, Tuple[str, str, str]] = {
                              'espnetv2_with_twinlitenet_lanes', 'torch opencv-python'),
     'twinlitenet': ('seg_perception.backends.twinlitenet', 'TwinLiteNetBackend',
                     'torch opencv-python'),
+    'torchvision': ('seg_perception.backends.torchvision_panoptic', 'TorchvisionPanopticBackend',
+                    'torch torchvision opencv-python scipy'),
+    'transformers': ('seg_perception.backends.hf_universal', 'UniversalSegmentationBackend',
+                     'torch transformers opencv-python scipy'),
+    'detectron2': ('seg_perception.backends.detectron2_backend', 'Detectron2Backend',
+                   'torch detectron2 opencv-python scipy'),
+}
+
+# How to install what pip alone cannot (default: ``pip install <requirements>``).
+_INSTALL_HINTS: Dict[str, str] = {
+    'transformers': 'pip install -r requirements.txt (section transformers)',
+    'detectron2': 'scripts/install_detectron2.sh VENV (detectron2 has no working wheel on PyPI; '
+                  'elsewhere follow https://detectron2.readthedocs.io/en/latest/tutorials/'
+                  'install.html)',
 }
 
 
@@ -38,6 +52,7 @@ def create_backend(name: str, options: BackendOptions = BackendOptions()) -> Seg
     except ImportError as error:
         raise BackendError(
             f'backend {name!r} needs {requirements}: import failed ({error}); '
-            f'install with: pip install {requirements}'
+            f'install with: {_INSTALL_HINTS.get(name, "pip install " + requirements)}; '
+            f'backends: {", ".join(available_backends())}'
         ) from error
     return getattr(module, class_name)(options)

@@ -8,7 +8,7 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from rclpy.node import Node
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy)
 
-from seg_perception.backends.base import BackendOptions
+from seg_perception.backends.base import BackendError, BackendOptions, parse_extra
 from seg_perception.stream_stats import HealthLimits
 from seg_perception.topics import camera_namespace
 from seg_perception.tracking import TrackerConfig
@@ -34,6 +34,9 @@ PARAMETERS: Tuple[ParameterSpec, ...] = (
                   'Camera topics; a name ending in /compressed is sensor_msgs/CompressedImage, '
                   'anything else sensor_msgs/Image.'),
     ParameterSpec('backend', 'espnetv2', 'Segmentation backend name.'),
+    ParameterSpec('backend_extra', '',
+                  "Backend-specific settings, 'key=value' entries separated by ';' "
+                  "(e.g. 'model=facebook/mask2former-swin-large-cityscapes-panoptic')."),
     ParameterSpec('weights_path', '', 'Checkpoint file; empty = search weights_dir, then the '
                   'cache ($SEG_PERCEPTION_WEIGHTS_DIR or ~/.cache/seg_perception/weights).'),
     ParameterSpec('weights_dir', '', 'Directories searched for the checkpoints before the cache, '
@@ -232,6 +235,7 @@ def read_settings(node: Node) -> NodeSettings:
         input_height=value('input_height'),
         model_scale=float(value('model_scale')),
         min_instance_area_px=float(value('min_instance_area_px')),
+        extra=_backend_extra(value('backend_extra')),
     )
     tracker = TrackerConfig(
         high_score=float(value('track_high_score')),
@@ -261,6 +265,13 @@ def read_settings(node: Node) -> NodeSettings:
         lidar_topic=value('lidar_topic').strip(),
         lidar_pose=tuple(float(v) for v in value('lidar_pose')),
     )
+
+
+def _backend_extra(text: str) -> dict:
+    try:
+        return parse_extra(text)
+    except BackendError as error:
+        raise ValueError(f'parameter backend_extra: {error}') from None
 
 
 def input_qos(settings: NodeSettings) -> QoSProfile:

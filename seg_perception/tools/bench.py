@@ -38,6 +38,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='multicamera: seconds of publishing per configuration')
     parser.add_argument('--params-file', type=Path, default=paths.default_config(),
                         help='multicamera: node parameter file (default: config/default.yaml)')
+    parser.add_argument('--backends', nargs='*', metavar='NAME', default=None,
+                        help='instead: time the model backends with random weights at '
+                        '--backend-size (default: torchvision transformers detectron2)')
+    parser.add_argument('--backend-size', default='1024x512', metavar='WxH',
+                        help='input size of --backends (default 1024x512)')
     parser.add_argument('--json', action='store_true',
                         help='print the results as one JSON object on the last line')
 
@@ -92,6 +97,11 @@ def _print_tracker_rows(rows: List[Dict]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmarks and print the table; return the exit code."""
+    if args.backends is not None:
+        from seg_perception.tools.bench_backends import BENCH_BACKENDS, run_backends
+        width, height = (int(v) for v in args.backend_size.lower().split('x'))
+        return run_backends(args.backends or BENCH_BACKENDS, sample_frame(width, height),
+                            args.device, args.repeats, args.json)
     import torch
 
     from seg_perception.backends.base import BackendOptions
