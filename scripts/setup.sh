@@ -3,6 +3,7 @@
 #   1. Debian packages (compiler, CMake, Python headers, libusb for open3d),
 #   2. a venv (default <repo>/.venv, override with SEG_PERCEPTION_VENV),
 #   3. requirements.txt into it (torch, real ROS 2 Jazzy wheels from PyPI, test tools),
+#   3b. detectron2's Python code (scripts/install_detectron2.sh; the detectron2 backend),
 #   4. third_party/vision_msgs built as a ROS 2 interface package into $VENV/opt/vision_msgs
 #      (there is no vision_msgs wheel on PyPI).
 # Idempotent: steps 3 and 4 are skipped when their stamp (a hash of their inputs) matches, so a
@@ -78,6 +79,17 @@ if [ "$(cat "$STAMPS/pip" 2>/dev/null || true)" != "$req_key" ]; then
     pip_ran=1
 else
     log "pip: requirements.txt unchanged"
+fi
+
+# --- 3b. detectron2 (Python code only: the detectron2 backend and its tests) ----------------------
+d2_key="$(cat "$REPO/requirements-detectron2.txt" "$REPO/scripts/install_detectron2.sh" \
+    | sha256sum | cut -d' ' -f1)"
+if [ "$pip_ran" -eq 1 ] || [ "$(cat "$STAMPS/detectron2" 2>/dev/null || true)" != "$d2_key" ]; then
+    log "detectron2: installing its Python code (scripts/install_detectron2.sh)"
+    bash "$REPO/scripts/install_detectron2.sh" "$VENV"
+    echo "$d2_key" >"$STAMPS/detectron2"
+else
+    log "detectron2: installed"
 fi
 
 # --- 4. vision_msgs ------------------------------------------------------------------------------
