@@ -56,6 +56,7 @@ class CameraStream:
     sensor_subscriptions: List[Any] = field(default_factory=list)
     lifting: Optional[StreamLifting] = None
     depth_topic: str = ''
+    waiting_for_camera_info_logged: bool = False
     pending: Any = None
     pending_received_s: float = 0.0
     stats: StreamStats = field(default_factory=StreamStats)
@@ -359,6 +360,13 @@ class SegmentationNode(LifecycleNode):
 
     def _lift(self, stream: CameraStream, result: FrameResult):
         """Return the frame's objects in 3D, or None (with a rate-limited warning)."""
+        if not stream.lifting.calibrated:
+            if not stream.waiting_for_camera_info_logged:  # normal without calibration: once
+                stream.waiting_for_camera_info_logged = True
+                self.get_logger().info(
+                    f'{stream.topic}: objects_3d waits for a CameraInfo on '
+                    f'{topics.camera_info_topic(stream.topic)}')
+            return None
         try:
             return stream.lifting.lift(result)
         except LiftingError as error:
