@@ -13,6 +13,7 @@ from lifecycle_msgs.srv import ChangeState, GetState
 import numpy as np
 import pytest
 import rclpy
+from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from ros_fixtures import use_private_domain
@@ -202,3 +203,27 @@ def test_backend_exception_and_out_of_memory_skip_the_frame_and_the_node_recover
         node.shutdown_work()
         node.destroy_node()
         driver.destroy_node()
+
+
+def test_cameras_are_served_least_recently_served_first(ros):
+    topics_ = ['/rr/a/image_raw', '/rr/b/image_raw', '/rr/c/image_raw']
+    node = SegmentationNode(segmenter_factory=lambda settings: BoxSegmenter(),
+                            parameter_overrides=[Parameter('image_topics', value=topics_),
+                                                 Parameter('autostart', value=False),
+                                                 Parameter('max_batch_frames', value=1)])
+    try:
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS  # no worker yet
+        a, b, c = node.streams
+        node._stopping = False
+        order = []
+        for _ in range(6):  # a fast camera (a) always has a new frame; b and c sometimes
+            a.pending = 'frame'
+            if len(order) % 2 == 0:
+                b.pending = c.pending = 'frame'
+            order += [stream.topic for stream, _, _ in node._take_pending()]
+        # a cannot starve b and c: round robin, whatever a's rate
+        assert order == topics_ * 2
+        assert node._batch_limit == 1
+    finally:
+        node.shutdown_work()
+        node.destroy_node()

@@ -59,6 +59,7 @@ class CameraStream:
     waiting_for_camera_info_logged: bool = False
     pending: Any = None
     pending_received_s: float = 0.0
+    last_taken_s: float = 0.0
     stats: StreamStats = field(default_factory=StreamStats)
 
 
@@ -73,7 +74,9 @@ class SegmentationNode(LifecycleNode):
     ``autostart`` the node configures and activates itself at start.
 
     Image callbacks only keep the newest message per camera; a worker thread takes the newest
-    message of every camera that has one, runs them through the model as one batch and publishes.
+    message of the cameras that have one, least recently served first (at most
+    ``max_batch_frames``; on the CPU one by default), runs them through the model as one batch
+    and publishes.
     A message replaced before the worker took it is counted as dropped, so latency stays bounded
     when cameras are faster than the model.
 
@@ -102,6 +105,7 @@ class SegmentationNode(LifecycleNode):
         self._diagnostics = None
         self._diagnostics_timer = None
         self._lidar_subscription = None
+        self._batch_limit = 0
 
     # --- lifecycle transitions -------------------------------------------------------------
 
@@ -122,6 +126,8 @@ class SegmentationNode(LifecycleNode):
         tracker_config = self.settings.tracker
         self.pipeline = Pipeline(segmenter, lambda: Tracker(tracker_config))
         self.streams = [self._open_stream(t) for t in self.settings.image_topics]
+        self._batch_limit = self.settings.max_batch_frames or (
+            1 if str(getattr(segmenter, 'device', 'cpu')).startswith('cpu') else 0)
         self._diagnostics = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self._diagnostics_timer = self.create_timer(self.settings.diagnostics_period_s,
                                                     self._publish_diagnostics)
@@ -262,10 +268,14 @@ class SegmentationNode(LifecycleNode):
         with self._condition:
             while not self._stopping and not any(s.pending is not None for s in self.streams):
                 self._condition.wait(timeout=0.5)
-            taken = [(s, s.pending, s.pending_received_s) for s in self.streams
-                     if s.pending is not None]
+            waiting = sorted((s for s in self.streams if s.pending is not None),
+                             key=lambda s: s.last_taken_s)  # least recently served first
+            taken = [(s, s.pending, s.pending_received_s)
+                     for s in waiting[:self._batch_limit or len(waiting)]]
+            now = time.monotonic()
             for stream, _, _ in taken:
                 stream.pending = None
+                stream.last_taken_s = now
             return taken
 
     def _work(self) -> None:

@@ -54,6 +54,10 @@ PARAMETERS: Tuple[ParameterSpec, ...] = (
     ParameterSpec('min_instance_area_px', 64.0,
                   'Thing regions smaller than this many input pixels get no instance.',
                   0.0, 1e7),
+    ParameterSpec('max_batch_frames', 0,
+                  'Most camera frames per forward pass, least recently served camera first; '
+                  '0 = one on the CPU (batches are slower there), every waiting camera on CUDA.',
+                  0, 64, 1),
     ParameterSpec('qos_reliability', 'best_effort',
                   'Reliability of the image subscriptions: best_effort or reliable.'),
     ParameterSpec('qos_depth', 1, 'History depth of the image subscriptions.', 1, 100, 1),
@@ -181,6 +185,7 @@ class NodeSettings:
     base_frame: str = 'base_link'
     lifting: Tuple[CameraLifting, ...] = ()
     lidar_topic: str = ''
+    max_batch_frames: int = 0
     lidar_pose: Tuple[float, ...] = (0.0, 0.0, 1.8, 0.0, 0.0, 0.0)
 
 
@@ -263,6 +268,7 @@ def read_settings(node: Node) -> NodeSettings:
         base_frame=value('base_frame'),
         lifting=read_lifting(value, len(topics)),
         lidar_topic=value('lidar_topic').strip(),
+        max_batch_frames=value('max_batch_frames'),
         lidar_pose=tuple(float(v) for v in value('lidar_pose')),
     )
 
