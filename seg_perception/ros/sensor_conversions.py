@@ -141,5 +141,6 @@ def pointcloud2_to_xyz(msg: PointCloud2) -> np.ndarray:
                            'itemsize': point_step})
     rows = data[:height * row_step].reshape(height, row_step)[:, :width * point_step]
     points = np.ascontiguousarray(rows).view(point_type).reshape(-1)
-    xyz = np.stack([points[name].astype(np.float32) for name in 'xyz'], axis=1)
+    with np.errstate(over='ignore', invalid='ignore'):  # float64 beyond float32: inf, dropped
+        xyz = np.stack([points[name].astype(np.float32) for name in 'xyz'], axis=1)
     return xyz[np.isfinite(xyz).all(axis=1)]
