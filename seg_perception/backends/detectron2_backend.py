@@ -23,7 +23,6 @@ import logging
 from types import SimpleNamespace
 from typing import Sequence, Tuple
 
-import cv2
 import numpy as np
 import PIL.Image
 import torch
@@ -31,7 +30,7 @@ import torch
 
 from seg_perception import taxonomy
 from seg_perception.backends.base import (BackendError, BackendOptions, network_input_size,
-                                          Segmenter)
+                                          resize_rgb, Segmenter)
 from seg_perception.backends.fusion import paint_masks, panoptic_from_segments
 from seg_perception.backends.torch_device import select_device
 from seg_perception.structures import PanopticResult
@@ -161,8 +160,7 @@ class Detectron2Backend(Segmenter):
         width, height = self.input_size
         inputs = []
         for image in images:
-            if image.shape[:2] != (height, width):
-                image = cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
+            image = resize_rgb(image, self.input_size)
             if self._bgr:
                 image = image[:, :, ::-1]
             tensor = torch.from_numpy(np.ascontiguousarray(image)).to(self.device)

@@ -22,14 +22,13 @@ import json
 import logging
 from typing import Sequence, Tuple
 
-import cv2
 import numpy as np
 import torch
 import transformers
 
 from seg_perception import taxonomy
 from seg_perception.backends.base import (BackendError, BackendOptions, network_input_size,
-                                          Segmenter)
+                                          resized_batch, Segmenter)
 from seg_perception.backends.fusion import panoptic_from_segments
 from seg_perception.backends.torch_device import select_device
 from seg_perception.structures import PanopticResult
@@ -136,11 +135,7 @@ class UniversalSegmentationBackend(Segmenter):
 
     def preprocess(self, images: Sequence[np.ndarray]) -> torch.Tensor:
         """Resize and normalise a batch of (H, W, 3) uint8 RGB to (N, 3, h, w) float."""
-        width, height = self.input_size
-        resized = np.stack([
-            image if image.shape[:2] == (height, width)
-            else cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
-            for image in images])
+        resized = resized_batch(images, self.input_size)
         batch = torch.from_numpy(resized).to(self.device).permute(0, 3, 1, 2).float() / 255.0
         batch = (batch - self._mean) / self._std
         return batch.half() if self._half else batch

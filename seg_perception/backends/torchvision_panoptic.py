@@ -24,14 +24,13 @@ weights, downloaded like the semantic ones).
 import os
 from typing import Sequence, Tuple
 
-import cv2
 import numpy as np
 import torch
 from torchvision.models import detection, segmentation
 
 from seg_perception import taxonomy
 from seg_perception.backends.base import (BackendError, BackendOptions, network_input_size,
-                                          Segmenter)
+                                          resized_batch, Segmenter)
 from seg_perception.backends.fusion import paint_masks, panoptic_from_segments
 from seg_perception.backends.torch_device import select_device
 from seg_perception.structures import PanopticResult
@@ -138,11 +137,7 @@ class TorchvisionPanopticBackend(Segmenter):
 
     def preprocess(self, images: Sequence[np.ndarray]) -> torch.Tensor:
         """Resize a batch of (H, W, 3) uint8 RGB to (N, 3, height, width) float in [0, 1]."""
-        width, height = self.input_size
-        resized = np.stack([
-            image if image.shape[:2] == (height, width)
-            else cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
-            for image in images])
+        resized = resized_batch(images, self.input_size)
         return torch.from_numpy(resized).to(self.device).permute(0, 3, 1, 2).float() / 255.0
 
     @torch.inference_mode()

@@ -23,12 +23,12 @@ attention zero, so its 3600x3600 softmax and matmul reduce to a mean (``Position
 from pathlib import Path
 from typing import List, Sequence, Tuple
 
-import cv2
 import numpy as np
 import torch
 
 from seg_perception import taxonomy
-from seg_perception.backends.base import BackendOptions, network_input_size, Segmenter
+from seg_perception.backends.base import (BackendOptions, network_input_size, resized_batch,
+                                          Segmenter)
 from seg_perception.backends.torch_device import select_device
 from seg_perception.backends.twinlitenet_net import (INPUT_DIVISOR, load_twinlitenet,
                                                      NATIVE_INPUT_SIZE)
@@ -91,11 +91,7 @@ class TwinLiteNetBackend(Segmenter):
 
     def preprocess(self, images: Sequence[np.ndarray]) -> torch.Tensor:
         """Resize a batch of (H, W, 3) uint8 RGB images to (N, 3, h, w) floats in [0, 1]."""
-        width, height = self.input_size
-        resized = np.stack([
-            image if image.shape[:2] == (height, width)
-            else cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
-            for image in images])
+        resized = resized_batch(images, self.input_size)
         batch = torch.from_numpy(resized).to(self.device).permute(0, 3, 1, 2)
         batch = batch.to(torch.float16 if self._half else torch.float32) / 255.0
         return batch.contiguous()
