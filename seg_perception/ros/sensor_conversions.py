@@ -10,6 +10,7 @@ import numpy as np
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 
 from seg_perception.calibration import CameraCalibration
+from seg_perception.geometry.depth_lifting import depth_to_metres
 from seg_perception.ros.conversions import MAX_PIXELS
 
 #: Clouds with more points than this are rejected (a corrupt header, not a sensor).
@@ -80,12 +81,7 @@ def depth_msg_to_metres(msg: Image) -> np.ndarray:
             f'{height * step}')
     rows = data[:height * step].reshape(height, step)[:, :width * dtype.itemsize]
     values = np.ascontiguousarray(rows).view(dtype).reshape(height, width)
-    if msg.encoding == '32FC1':
-        metres = values.astype(np.float32)
-    else:
-        metres = values.astype(np.float32) / np.float32(1000.0)
-    metres[~np.isfinite(metres) | (metres <= 0)] = np.nan
-    return metres
+    return depth_to_metres(values.astype(dtype.newbyteorder('=')))
 
 
 def pointcloud2_to_xyz(msg: PointCloud2) -> np.ndarray:
