@@ -92,3 +92,9 @@ def test_outputs_keep_header_and_encode_masks():
     np.testing.assert_array_equal(decoded, ids)
     with pytest.raises(ValueError, match='mono16 needs'):
         array_to_image_msg(labels, header, 'mono16')
+
+
+def test_odd_width_422_image_is_rejected_with_the_reason():
+    msg = _image(np.zeros((2, 3, 2), np.uint8), 'uyvy')
+    with pytest.raises(ImageConversionError, match='uyvy image 3x2 cannot be converted'):
+        image_msg_to_rgb(msg)

@@ -87,7 +87,12 @@ def image_msg_to_rgb(msg: Image) -> np.ndarray:
     if to_rgb is None:
         return pixels
     source = pixels[:, :, 0] if channels == 1 else pixels
-    return cv2.cvtColor(np.ascontiguousarray(source), to_rgb)
+    try:
+        return cv2.cvtColor(np.ascontiguousarray(source), to_rgb)
+    except cv2.error as error:  # e.g. a 4:2:2 (uyvy / yuyv) image of odd width
+        raise ImageConversionError(
+            f'{encoding} image {width}x{height} cannot be converted to rgb8: '
+            f'{str(error).strip().splitlines()[-1]}') from None
 
 
 def compressed_msg_to_rgb(msg: CompressedImage) -> np.ndarray:
