@@ -30,6 +30,7 @@ from seg_perception.ros.sensor_conversions import SensorConversionError
 from seg_perception.ros.stream_lifting import LiftingError, StreamLifting
 from seg_perception.stream_stats import StreamStats
 from seg_perception.structures import Frame, FrameResult
+from seg_perception.tracking.ids import TrackIdCounter
 from seg_perception.tracking.tracker import Tracker
 from seg_perception.weights import WeightsError
 
@@ -76,7 +77,8 @@ class SegmentationNode(LifecycleNode):
     Image callbacks only keep the newest message per camera; a worker thread takes the newest
     message of the cameras that have one, least recently served first (at most
     ``max_batch_frames``; on the CPU one by default), runs them through the model as one batch
-    and publishes.
+    and publishes. Every camera has its own tracker; all of them take ids from one counter that
+    lives as long as the node, so an id names one object in the whole node's life.
     A message replaced before the worker took it is counted as dropped, so latency stays bounded
     when cameras are faster than the model.
 
@@ -106,6 +108,9 @@ class SegmentationNode(LifecycleNode):
         self._diagnostics_timer = None
         self._lidar_subscription = None
         self._batch_limit = 0
+        # One id counter for the node's life: ids stay unique across its cameras and across
+        # cleanup / configure, which makes new trackers.
+        self._track_ids = TrackIdCounter()
 
     # --- lifecycle transitions -------------------------------------------------------------
 
@@ -124,7 +129,7 @@ class SegmentationNode(LifecycleNode):
             self.get_logger().error(f'configure failed: {self.last_error}')
             return TransitionCallbackReturn.FAILURE
         tracker_config = self.settings.tracker
-        self.pipeline = Pipeline(segmenter, lambda: Tracker(tracker_config))
+        self.pipeline = Pipeline(segmenter, lambda: Tracker(tracker_config, self._track_ids))
         self.streams = [self._open_stream(t) for t in self.settings.image_topics]
         self._batch_limit = self.settings.max_batch_frames or (
             1 if str(getattr(segmenter, 'device', 'cpu')).startswith('cpu') else 0)

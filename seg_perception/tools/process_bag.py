@@ -40,13 +40,13 @@ def build_pipeline(params_file: Path, weights_dir: str = ''):
     from seg_perception.backends.registry import create_backend
     from seg_perception.pipeline import Pipeline
     from seg_perception.ros.params_file import read_file_settings
-    from seg_perception.tracking import Tracker
+    from seg_perception.tracking import TrackIdCounter, Tracker
 
     settings = read_file_settings(params_file,
                                   {'weights_dir': weights_dir} if weights_dir else None)
     segmenter = create_backend(settings.backend, settings.backend_options)
-    config = settings.tracker
-    return Pipeline(segmenter, lambda: Tracker(config)), settings
+    config, ids = settings.tracker, TrackIdCounter()  # ids unique across the bag's cameras
+    return Pipeline(segmenter, lambda: Tracker(config, ids)), settings
 
 
 def _progress(done: int, total: int, fps: float) -> None:

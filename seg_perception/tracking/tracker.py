@@ -31,6 +31,7 @@ import numpy as np
 from seg_perception.structures import Segment
 from seg_perception.tracking.association import (
     assign, buffered_iou_matrix, gate_by_class, iou_matrix, mask_iou_matrix, MaskCrop)
+from seg_perception.tracking.ids import TrackIdCounter
 from seg_perception.tracking.kalman import BoxKalmanFilter, BoxStates, KalmanConfig
 
 _NS_PER_S = 1_000_000_000
@@ -192,6 +193,8 @@ class Tracker:
 
     Args:
         config: thresholds; defaults when None.
+        ids: where confirmed tracks take their ids; a new counter (ids from 1) when None.
+            Pass one shared counter to several trackers to keep their ids apart.
 
     Attributes:
         last_reset_reason: set by ``update`` when that call reset the tracker (the stamp went
@@ -199,10 +202,11 @@ class Tracker:
 
     """
 
-    def __init__(self, config: Optional[TrackerConfig] = None):
+    def __init__(self, config: Optional[TrackerConfig] = None,
+                 ids: Optional[TrackIdCounter] = None):
         self.config = config if config is not None else TrackerConfig()
         self._kalman = BoxKalmanFilter(self.config.kalman)
-        self._next_id = 1
+        self._ids = ids if ids is not None else TrackIdCounter()
         self._tracks = _Table()
         self._stamp_ns: Optional[int] = None
         self._predicted = np.zeros((0, 4))
@@ -382,8 +386,7 @@ class Tracker:
 
     def _confirm(self, row: int) -> None:
         self._tracks.status[row] = _CONFIRMED
-        self._tracks.ids[row] = self._next_id
-        self._next_id += 1
+        self._tracks.ids[row] = self._ids.take()
 
     def _age_unmatched(self, matched: np.ndarray, stamp_ns: int,
                        track_of_det: np.ndarray) -> np.ndarray:
