@@ -11,7 +11,7 @@ import torch
 
 from seg_perception.backends.espnetv2 import ESPNetv2Backend
 from seg_perception.instances import panoptic_from_semantic
-from seg_perception.overlay import render_overlay
+from seg_perception.overlay import object_labels, render_overlay
 from seg_perception.pipeline import Pipeline
 from seg_perception.ros.conversions import array_to_image_msg, image_msg_to_rgb
 from seg_perception.ros.driver import make_camera_msg, ns_to_header
@@ -76,7 +76,8 @@ def node_overhead(backend: ESPNetv2Backend, rgb: np.ndarray, repeats: int = 5) -
         'conversion_out': lambda: (array_to_image_msg(result.semantic, header, 'mono8'),
                                    array_to_image_msg(result.instances, header, 'mono16')),
         'overlay': lambda: array_to_image_msg(
-            render_overlay(rgb, result.semantic, result.instances), header, 'rgb8'),
+            render_overlay(rgb, result.semantic, result.instances, 0.5,
+                           object_labels(result.objects)), header, 'rgb8'),
     }
     timings = {name: median_ms(function, repeats) for name, function in stages.items()}
     timings['publish'] = _publish_ms(result, header, repeats)

@@ -4,7 +4,7 @@ from typing import Dict, Optional
 
 from std_msgs.msg import Header
 
-from seg_perception.overlay import render_overlay
+from seg_perception.overlay import object_labels, render_overlay
 from seg_perception.ros.conversions import (array_to_image_msg, compressed_msg_to_rgb,
                                             image_msg_to_rgb)
 from seg_perception.ros.messages import detections_msg, markers_msg
@@ -33,7 +33,8 @@ def result_messages(result: FrameResult, header: Header, namespace: str,
         result: the pipeline's result for the frame.
         header: the input message's header (copied exactly).
         namespace: the camera namespace (marker namespace).
-        overlay_alpha: colour weight of the overlay; None = no overlay (it costs a render).
+        overlay_alpha: colour weight of the overlay, which also shows each tracked object's box
+            and ``class #id``; None = no overlay (it costs a render).
         with_markers: build the RViz markers too.
 
     Returns:
@@ -49,6 +50,6 @@ def result_messages(result: FrameResult, header: Header, namespace: str,
         outputs['markers'] = markers_msg(result, header, namespace)
     if overlay_alpha is not None:
         overlay = render_overlay(result.frame.image, result.semantic, result.instances,
-                                 overlay_alpha)
+                                 overlay_alpha, object_labels(result.objects))
         outputs['overlay'] = array_to_image_msg(overlay, header, 'rgb8')
     return outputs

@@ -2,9 +2,9 @@
 
 Frames come from <NS>/segmentation/overlay when the bag has it; otherwise they are recomputed
 from <NS>/segmentation/semantic and instances, blended over the camera image when the bag holds
-it (see process --include-inputs). Each tracked object's box, class name and id are drawn from
-<NS>/segmentation/detections. OUT ending in .mp4 or .avi is a video; anything else a folder of
-PNGs (000000.png, ...).
+it (see process --include-inputs), with each tracked object's box, class name and id from
+<NS>/segmentation/detections (the node's overlay has them already). OUT ending in .mp4 or .avi
+is a video; anything else a folder of PNGs (000000.png, ...).
 """
 
 import argparse
@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from seg_perception import topics
-from seg_perception.overlay import render_overlay
+from seg_perception.overlay import draw_box_labels, render_overlay
 from seg_perception.tools import bag_io, result_bag as result_bag_io
 
 VIDEO_SUFFIXES = ('.mp4', '.avi')
@@ -54,18 +54,13 @@ def _camera_rgb(msg, msgtype: str) -> np.ndarray:
 
 def draw_detections(rgb: np.ndarray, detections) -> np.ndarray:
     """Draw each detection's box and ``class #id`` on (H, W, 3) uint8 RGB (in place)."""
+    labels = []
     for det in detections.detections:
         cx, cy = det.bbox.center.position.x, det.bbox.center.position.y
-        x0, y0 = int(round(cx - det.bbox.size_x / 2)), int(round(cy - det.bbox.size_y / 2))
-        x1, y1 = int(round(cx + det.bbox.size_x / 2)), int(round(cy + det.bbox.size_y / 2))
+        half_w, half_h = det.bbox.size_x / 2, det.bbox.size_y / 2
         name = det.results[0].hypothesis.class_id if det.results else '?'
-        text = f'{name} #{det.id}'
-        cv2.rectangle(rgb, (x0, y0), (x1, y1), (255, 255, 255), 1)
-        cv2.putText(rgb, text, (x0, max(y0 - 4, 10)), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
-                    (0, 0, 0), 3, cv2.LINE_AA)
-        cv2.putText(rgb, text, (x0, max(y0 - 4, 10)), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
-                    (255, 255, 255), 1, cv2.LINE_AA)
-    return rgb
+        labels.append(((cx - half_w, cy - half_h, cx + half_w, cy + half_h), f'{name} #{det.id}'))
+    return draw_box_labels(rgb, labels)
 
 
 def render_frames(result_bag: Path, namespace: Optional[str] = None,
@@ -100,13 +95,13 @@ def render_frames(result_bag: Path, namespace: Optional[str] = None,
                 image, weight = _camera_rgb(image_msg, camera[1]), alpha
             else:
                 image, weight = np.zeros(semantic.shape + (3,), np.uint8), 1.0
-            frames.append((stamp, render_overlay(image, semantic, instances, weight)))
+            rgb = render_overlay(image, semantic, instances, weight)
+            if stamp in messages['detections']:  # the node's overlay has them drawn already
+                draw_detections(rgb, messages['detections'][stamp])
+            frames.append((stamp, rgb))
     else:
         raise bag_io.BagError(f'{result_bag}: no overlay and no semantic + instances messages '
                               f'under {namespace}/segmentation')
-    for stamp, rgb in frames:
-        if stamp in messages['detections']:
-            draw_detections(rgb, messages['detections'][stamp])
     return frames
 
 
