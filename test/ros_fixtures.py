@@ -3,17 +3,25 @@
 A private domain keeps parallel runs and other ROS graphs on the machine from interfering.
 """
 
+import itertools
 import os
 from pathlib import Path
-import random
 
 from seg_perception.tools.drive import node_command, start_node, stop_node
 from seg_perception.tools.paths import repo_root
 
 
+#: Highest ROS_DOMAIN_ID that is safe on Linux: the ports of larger ids run into the ephemeral
+#: port range (32768..60999) with Fast DDS's default port mapping.
+MAX_DOMAIN_ID = 101
+# Each call takes the next id, starting from one that depends on the pid, so that the tests of
+# one run never share a domain and two runs at once rarely do.
+_DOMAINS = itertools.count(os.getpid() % MAX_DOMAIN_ID)
+
+
 def use_private_domain() -> int:
-    """Pick a random ROS_DOMAIN_ID for this test process and the nodes it starts."""
-    domain = random.Random(os.getpid()).randint(1, 200)
+    """Give the calling test (and the processes it starts) a ROS_DOMAIN_ID of its own, 1..101."""
+    domain = next(_DOMAINS) % MAX_DOMAIN_ID + 1
     os.environ['ROS_DOMAIN_ID'] = str(domain)
     return domain
 
