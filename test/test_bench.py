@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from ros_fixtures import use_private_domain
 
 from seg_perception.tools import cli
 
@@ -10,6 +11,7 @@ from seg_perception.tools import cli
 @pytest.mark.slow
 @pytest.mark.ros
 def test_bench_prints_conversion_and_end_to_end_rows(capsys, espnetv2_weights_dir):
+    use_private_domain()
     assert cli.main(['bench', '--sections', 'conversion', 'e2e', '--repeats', '1',
                      '--weights-dir', str(espnetv2_weights_dir), '--json']) == 0
     out = capsys.readouterr().out

@@ -7,6 +7,7 @@ import pytest
 import rclpy
 from rclpy.node import Node
 from rclpy.parameter import Parameter
+from ros_fixtures import use_private_domain
 
 from seg_perception.ros import parameters
 from seg_perception.tools.drive import node_command
@@ -15,6 +16,7 @@ from seg_perception.tools.paths import repo_root
 
 @pytest.fixture
 def make_node():
+    use_private_domain()
     rclpy.init()
     nodes = []
 
@@ -83,6 +85,7 @@ def test_out_of_range_and_read_only_changes_are_refused_at_run_time(make_node):
 
 
 def test_node_without_weights_exits_with_what_to_put_where(tmp_path):
+    use_private_domain()
     environment = dict(os.environ, SEG_PERCEPTION_WEIGHTS_DIR=str(tmp_path / 'cache'))
     command = node_command(repo_root() / 'config' / 'default.yaml', '/camera/image_raw')
     command += ['-p', 'allow_download:=false']
