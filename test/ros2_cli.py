@@ -15,7 +15,7 @@ from typing import Dict, List, Optional
 
 import pytest
 
-from seg_perception.tools.paths import repo_root
+from seg_perception.paths import repo_root
 
 #: The lifecycle node's name (launch files and the console script use it).
 NODE = '/seg_perception'

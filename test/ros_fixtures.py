@@ -7,8 +7,8 @@ import itertools
 import os
 from pathlib import Path
 
-from seg_perception.tools.drive import node_command, start_node, stop_node
-from seg_perception.tools.paths import repo_root
+from seg_perception.paths import repo_root
+from seg_perception.tools.harness import node_command, start_node, stop_node
 
 
 #: Highest ROS_DOMAIN_ID that is safe on Linux: the ports of larger ids run into the ephemeral

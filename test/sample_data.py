@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from seg_perception.tools import paths
+from seg_perception import paths
 
 
 def sample(*parts: str) -> Path:

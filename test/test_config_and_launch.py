@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from seg_perception.paths import repo_root
 from seg_perception.ros.parameters import PARAMETERS
-from seg_perception.tools.paths import repo_root
 
 ROOT = repo_root()
 SPECS = {spec.name: spec for spec in PARAMETERS}

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from seg_perception.tools.paths import repo_root
+from seg_perception.paths import repo_root
 
 
 def newcomer_shell(command: str, cwd: Path) -> subprocess.CompletedProcess:

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from seg_perception.tools.paths import repo_root
+from seg_perception.paths import repo_root
 
 pytest.importorskip('flake8')
 

@@ -9,9 +9,9 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from ros_fixtures import use_private_domain
 
+from seg_perception.paths import repo_root
 from seg_perception.ros import parameters
-from seg_perception.tools.drive import node_command
-from seg_perception.tools.paths import repo_root
+from seg_perception.tools.harness import node_command
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ import pytest
 
 from seg_perception.ros.driver import FrameOutputs, stamp_to_ns
 from seg_perception.tools import cli
-from seg_perception.tools.soak import process_rss_mb, soak
+from seg_perception.tools.harness import process_rss_mb
+from seg_perception.tools.soak import soak
 
 
 class AnsweringDriver:

@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from seg_perception import paths
 from seg_perception import taxonomy
-from seg_perception.tools import paths
 from seg_perception.tools import tracking_eval as te
 
 CAR = taxonomy.class_id('car')

@@ -15,9 +15,9 @@ from sensor_msgs.msg import CompressedImage, Image
 
 from seg_perception import topics
 from seg_perception.pipeline import Pipeline
+from seg_perception.ros import bag_io
 from seg_perception.ros.frame_io import frame_from_msg, result_messages
 from seg_perception.ros.messages import label_info_msg
-from seg_perception.tools import bag_io
 
 #: Output name -> message type in the bag, for every output ``process`` writes.
 OUTPUT_TYPES = {

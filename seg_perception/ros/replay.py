@@ -13,9 +13,9 @@ from rclpy.node import Node
 from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import CompressedImage, Image
 
+from seg_perception.ros import bag_io
 from seg_perception.ros.driver import (NodeDriver, spin_in_background, stamp_to_ns,
                                        stop_spinning)
-from seg_perception.tools import bag_io
 
 
 @dataclass

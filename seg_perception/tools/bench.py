@@ -2,17 +2,13 @@
 
 import argparse
 import json
-import os
 from pathlib import Path
-import platform
 import tempfile
 from typing import Dict, List
 
-import cv2
-import numpy as np
 
-from seg_perception.tools import paths
-from seg_perception.tools.image_source import read_rgb
+from seg_perception import paths
+from seg_perception.tools.harness import machine_description, sample_frame
 
 
 #: Benchmark sections run by default, in order.
@@ -45,29 +41,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='input size of --backends (default 1024x512)')
     parser.add_argument('--json', action='store_true',
                         help='print the results as one JSON object on the last line')
-
-
-def sample_frame(width: int, height: int) -> np.ndarray:
-    """Return a real street image resized to width x height when sample data exists, else noise."""
-    source = paths.sample_path('cityscapes_samples', 'espnet_test_images',
-                               'frankfurt_000000_000294_leftImg8bit.png')
-    if source is not None:
-        return cv2.resize(read_rgb(source), (width, height), interpolation=cv2.INTER_AREA)
-    return np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
-
-
-def machine_description() -> str:
-    """One line naming the CPU and core count."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open('/proc/cpuinfo') as stream:
-            for line in stream:
-                if line.startswith('model name'):
-                    cpu = line.split(':', 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f'{cpu}, {os.cpu_count()} cores'
 
 
 def _print_node_rows(timings: Dict[str, float], repeats: int) -> None:

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from seg_perception import topics
-from seg_perception.tools import bag_io
+from seg_perception.ros import bag_io
 from seg_perception.tools.camera_calibration import CameraCalibration, read_calibration
 from seg_perception.tools.image_source import iter_frames
 

@@ -12,8 +12,7 @@ from typing import Dict, List
 
 import numpy as np
 
-from seg_perception.tools.drive import node_command, start_node, stop_node
-from seg_perception.tools.soak import process_rss_mb
+from seg_perception.tools.harness import node_command, process_rss_mb, start_node, stop_node
 
 
 @dataclass(frozen=True)

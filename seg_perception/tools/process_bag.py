@@ -11,7 +11,8 @@ import argparse
 from pathlib import Path
 import sys
 
-from seg_perception.tools import bag_io, paths
+from seg_perception import paths
+from seg_perception.ros import bag_io
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

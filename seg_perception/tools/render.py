@@ -16,7 +16,7 @@ import numpy as np
 
 from seg_perception import topics
 from seg_perception.overlay import draw_box_labels, render_overlay
-from seg_perception.tools import bag_io, result_bag as result_bag_io
+from seg_perception.ros import bag_io, result_bag as result_bag_io
 
 VIDEO_SUFFIXES = ('.mp4', '.avi')
 

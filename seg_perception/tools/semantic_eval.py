@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from seg_perception import taxonomy
-from seg_perception.tools import result_bag as result_bag_io
+from seg_perception.ros import result_bag as result_bag_io
 
 CAMVID_CLASSES = ('Sky', 'Building', 'Pole', 'Road', 'Pavement', 'Tree', 'SignSymbol', 'Fence',
                   'Car', 'Pedestrian', 'Bicyclist')

@@ -17,23 +17,9 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from seg_perception.tools import paths
-from seg_perception.tools.bench import sample_frame
-from seg_perception.tools.drive import node_and_driver, node_command
-
-
-def process_rss_mb(pid: int) -> float:
-    """Return the resident set size of process ``pid`` in MiB (Linux /proc).
-
-    Raises:
-        OSError: the process does not exist or /proc is unavailable.
-
-    """
-    with open(f'/proc/{pid}/status') as stream:
-        for line in stream:
-            if line.startswith('VmRSS:'):
-                return int(line.split()[1]) / 1024.0
-    raise OSError(f'no VmRSS for process {pid}')
+from seg_perception import paths
+from seg_perception.tools.harness import (node_and_driver, node_command, process_rss_mb,
+                                          sample_frame)
 
 
 @dataclass

@@ -10,7 +10,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from seg_perception import topics
-from seg_perception.tools import bag_io
+from seg_perception.ros import bag_io
 
 _SUFFIX = '/segmentation/'
 

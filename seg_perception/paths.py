@@ -10,7 +10,7 @@ DATA_ENV = 'SEG_PERCEPTION_DATA'
 
 def repo_root() -> Path:
     """Return the source checkout holding this package (for source and editable installs)."""
-    return Path(__file__).resolve().parents[2]
+    return Path(__file__).resolve().parents[1]
 
 
 def sample_data_dir() -> Optional[Path]:

@@ -16,7 +16,7 @@ from rosbags.interfaces import (Qos, QosDurability, QosHistory, QosLiveliness, Q
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosbags.typesys import get_types_from_msg, get_typestore, Stores
 
-from seg_perception.tools import paths
+from seg_perception import paths
 
 #: Storage formats of rosbag2 that ``make-bag`` and ``process`` write.
 STORAGES = ('sqlite3', 'mcap')
