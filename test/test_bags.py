@@ -21,7 +21,7 @@ from seg_perception.ros import bag_io
 from seg_perception.ros.bag_processing import process_bag
 from seg_perception.ros.conversions import array_to_image_msg
 from seg_perception.ros.messages import detections_msg
-from seg_perception.ros.params_file import read_file_settings, read_values
+from seg_perception.settings_file import read_file_settings, read_values
 from seg_perception.structures import Frame, FrameResult, TrackedObject
 from seg_perception.tools import cli, make_bag, semantic_eval
 from seg_perception.tools.image_source import iter_frames, read_rgb

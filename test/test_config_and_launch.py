@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from seg_perception.paths import repo_root
-from seg_perception.ros.parameters import PARAMETERS
+from seg_perception.settings import PARAMETERS
 
 ROOT = repo_root()
 SPECS = {spec.name: spec for spec in PARAMETERS}

@@ -24,6 +24,7 @@ LAYERS: Tuple[Tuple[str, int], ...] = (
     ('seg_perception.tools', 4),
     ('seg_perception.ros', 3),
     ('seg_perception.settings', 2),
+    ('seg_perception.settings_file', 2),
     ('seg_perception.build', 2),
     ('seg_perception.backends', 1),
     ('seg_perception.tracking', 1),

@@ -236,7 +236,7 @@ def test_backend_extra_parses_key_value_entries():
                                   'detectron2_panoptic_fpn'])
 def test_backend_config_files_name_a_registered_backend_and_its_settings(name):
     pytest.importorskip('rclpy')
-    from seg_perception.ros.params_file import read_file_settings
+    from seg_perception.settings_file import read_file_settings
     from seg_perception.paths import repo_root
     settings = read_file_settings(repo_root() / 'config' / f'{name}.yaml')
     assert settings.backend in available_backends()

@@ -15,7 +15,8 @@ from seg_perception.overlay import object_labels, render_overlay
 from seg_perception.pipeline import Pipeline
 from seg_perception.ros.conversions import array_to_image_msg, image_msg_to_rgb
 from seg_perception.ros.driver import make_camera_msg, ns_to_header
-from seg_perception.ros.parameters import NodeSettings, output_qos
+from seg_perception.ros.parameters import output_qos
+from seg_perception.settings import default_values, settings_from_values
 from seg_perception.structures import Frame
 from seg_perception.tracking.tracker import Tracker
 
@@ -91,7 +92,7 @@ def _publish_ms(result, header, repeats: int) -> float:
     owns_context = not rclpy.ok()
     if owns_context:
         rclpy.init()
-    settings = NodeSettings((), '', None, 'reliable', 1, 2, 0.5)
+    settings = settings_from_values(default_values())
     node = Node('seg_perception_bench')
     try:
         publishers: List = [node.create_publisher(Image, f'/bench/{n}', output_qos(settings))

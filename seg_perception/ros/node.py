@@ -25,9 +25,9 @@ from seg_perception.ros.diagnostics import diagnostic_status
 from seg_perception.ros.frame_io import frame_from_msg, result_messages
 from seg_perception.ros.messages import label_info_msg
 from seg_perception.ros.messages_3d import markers_3d, objects_3d_msg
-from seg_perception.ros.parameters import NodeSettings
 from seg_perception.ros.sensor_conversions import SensorConversionError
 from seg_perception.ros.stream_lifting import LiftingError, StreamLifting
+from seg_perception.settings import NodeSettings
 from seg_perception.stream_stats import StreamStats
 from seg_perception.structures import Frame, FrameResult
 from seg_perception.tracking.ids import TrackIdCounter

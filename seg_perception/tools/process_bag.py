@@ -40,7 +40,7 @@ def build_pipeline(params_file: Path, weights_dir: str = ''):
     """Return (pipeline, node settings) built from a parameter file as the node builds them."""
     from seg_perception.backends.registry import create_backend
     from seg_perception.pipeline import Pipeline
-    from seg_perception.ros.params_file import read_file_settings
+    from seg_perception.settings_file import read_file_settings
     from seg_perception.tracking import TrackIdCounter, Tracker
 
     settings = read_file_settings(params_file,

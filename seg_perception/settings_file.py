@@ -1,12 +1,11 @@
-"""Read a node parameter file (``--params-file`` YAML) without starting a node."""
+"""Read a node parameter file (``--params-file`` YAML) into settings, without a ROS node."""
 
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, Dict, Optional
 
 import yaml
 
-from seg_perception.ros.parameters import NodeSettings, PARAMETERS, read_settings
+from seg_perception.settings import default_values, NodeSettings, settings_from_values
 
 #: Node names whose ``ros__parameters`` apply to the node (wildcards and its own name).
 _NODE_KEYS = ('/**', '**', 'seg_perception', '/seg_perception')
@@ -23,7 +22,7 @@ def read_values(path: Optional[Path]) -> Dict[str, Any]:
         ValueError: the file is not a parameter file, or it sets an undeclared parameter.
 
     """
-    values = {spec.name: spec.default for spec in PARAMETERS}
+    values = default_values()
     if path is None:
         return values
     path = Path(path)
@@ -46,20 +45,9 @@ def read_values(path: Optional[Path]) -> Dict[str, Any]:
     return values
 
 
-class _ParameterValues:
-    """Answers ``get_parameter(name).value`` from a dict, as ``read_settings`` asks a node."""
-
-    def __init__(self, values: Dict[str, Any]):
-        self._values = values
-
-    def get_parameter(self, name: str) -> SimpleNamespace:
-        """Return an object whose ``value`` is the parameter's value."""
-        return SimpleNamespace(value=self._values[name])
-
-
 def read_file_settings(path: Optional[Path], overrides: Optional[Dict[str, Any]] = None
                        ) -> NodeSettings:
-    """Return the node's settings for a parameter file, read by the node's own code.
+    """Return the node's settings for a parameter file, checked as the node checks them.
 
     Args:
         path: a ROS 2 parameter file, or None for the defaults.
@@ -75,4 +63,4 @@ def read_file_settings(path: Optional[Path], overrides: Optional[Dict[str, Any]]
         if name not in values:
             raise ValueError(f'unknown parameter {name!r}')
         values[name] = value
-    return read_settings(_ParameterValues(values))
+    return settings_from_values(values)
