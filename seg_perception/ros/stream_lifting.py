@@ -98,6 +98,9 @@ class StreamLifting:
     def lift(self, result: FrameResult) -> Tuple[Object3D, ...]:
         """Return the frame's tracked objects in 3D (base frame).
 
+        A depth image or cloud out of sync with the frame (or none yet) is not used: the
+        objects are lifted monocularly (``unsynced_reason`` says why).
+
         Raises:
             LiftingError: no CameraInfo yet, or an image of another size than the CameraInfo.
             SensorConversionError: the depth image to use is malformed or of another size
@@ -119,6 +122,20 @@ class StreamLifting:
         with self._lock:
             return lifter.lift(result.objects, result.instances, stamp,
                                depth=depth, cloud=cloud)
+
+    def unsynced_reason(self, frame_stamp_ns: int) -> str:
+        """Return why the frame has no depth image / cloud to use ('' when it has one)."""
+        if self.method not in ('depth', 'lidar'):
+            return ''
+        kind = 'depth image' if self.method == 'depth' else 'point cloud'
+        msg = self._depth_msg if self.method == 'depth' else self._cloud_msg
+        if msg is None:
+            return f'no {kind} received yet'
+        offset_s = (stamp_ns(msg.header) - frame_stamp_ns) / _NS_PER_S
+        if abs(offset_s) > SYNC_TOLERANCE_S:
+            return (f'newest {kind} is {offset_s:+.3f} s from the frame '
+                    f'(tolerance {SYNC_TOLERANCE_S} s)')
+        return ''
 
     def _synced(self, msg, frame_stamp_ns: int):
         if msg is None:
