@@ -36,6 +36,12 @@ class RunningNode:
         command = [c if not c.startswith('image_topics:=') else f'image_topics:=[{topic_list}]'
                    for c in command]
         self.log_path = log_path
+        # The node process imports seg_perception from this checkout, like the tests do (the
+        # venv's console script would import the editable install, maybe another worktree).
+        root = str(repo_root())
+        paths = [p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep) if p]
+        if root not in paths:
+            os.environ['PYTHONPATH'] = os.pathsep.join([root] + paths)
         self.process = start_node(command + ['-p', 'allow_download:=false', '-p', 'device:=cpu',
                                              '--log-level', 'seg_perception:=debug'], log_path)
 

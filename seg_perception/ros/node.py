@@ -382,6 +382,10 @@ class SegmentationNode(LifecycleNode):
                     f'{stream.topic}: objects_3d waits for a CameraInfo on '
                     f'{topics.camera_info_topic(stream.topic)}')
             return None
+        unsynced = stream.lifting.unsynced_reason(result.frame.stamp_ns)
+        if unsynced:
+            self._log_limited('warning', stream.topic,
+                              f'objects_3d lifted monocularly: {unsynced}')
         try:
             return stream.lifting.lift(result)
         except LiftingError as error:

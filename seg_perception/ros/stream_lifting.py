@@ -15,7 +15,8 @@ from seg_perception.calibration import CameraCalibration
 from seg_perception.geometry.camera import CameraModel, pose_matrix
 from seg_perception.geometry.lifter import LidarCloud, Lifter, LifterConfig, Object3D
 from seg_perception.ros.sensor_conversions import (camera_info_to_calibration,
-                                                   depth_msg_to_metres, pointcloud2_to_xyz)
+                                                   depth_msg_to_metres, pointcloud2_to_xyz,
+                                                   SensorConversionError)
 from seg_perception.structures import FrameResult
 
 #: Seconds between a frame's stamp and a depth image's or cloud's for them to be used together.
@@ -97,10 +98,14 @@ class StreamLifting:
     def lift(self, result: FrameResult) -> Tuple[Object3D, ...]:
         """Return the frame's tracked objects in 3D (base frame).
 
+        A depth image or cloud out of sync with the frame (or none yet) is not used: the
+        objects are lifted monocularly (``unsynced_reason`` says why).
+
         Raises:
             LiftingError: no CameraInfo yet, or an image of another size than the CameraInfo.
-            SensorConversionError: the depth image or cloud to use is malformed (the frame
-                is then lifted without it by the caller's retry with ``lift_monocular``).
+            SensorConversionError: the depth image to use is malformed or of another size
+                than the CameraInfo, or the cloud is malformed (the caller skips the frame's
+                objects_3d).
 
         """
         lifter, calibration = self._lifter, self._calibration
@@ -111,11 +116,26 @@ class StreamLifting:
             raise LiftingError(
                 f'image is {width}x{height} but camera_info is for '
                 f'{calibration.width}x{calibration.height}')
-        depth = self._synced_depth(result.frame.stamp_ns) if self.method == 'depth' else None
-        cloud = self._synced_cloud(result.frame.stamp_ns) if self.method == 'lidar' else None
+        stamp = result.frame.stamp_ns
+        depth = self._synced_depth(stamp, calibration) if self.method == 'depth' else None
+        cloud = self._synced_cloud(stamp) if self.method == 'lidar' else None
         with self._lock:
-            return lifter.lift(result.objects, result.instances, result.frame.stamp_ns,
+            return lifter.lift(result.objects, result.instances, stamp,
                                depth=depth, cloud=cloud)
+
+    def unsynced_reason(self, frame_stamp_ns: int) -> str:
+        """Return why the frame has no depth image / cloud to use ('' when it has one)."""
+        if self.method not in ('depth', 'lidar'):
+            return ''
+        kind = 'depth image' if self.method == 'depth' else 'point cloud'
+        msg = self._depth_msg if self.method == 'depth' else self._cloud_msg
+        if msg is None:
+            return f'no {kind} received yet'
+        offset_s = (stamp_ns(msg.header) - frame_stamp_ns) / _NS_PER_S
+        if abs(offset_s) > SYNC_TOLERANCE_S:
+            return (f'newest {kind} is {offset_s:+.3f} s from the frame '
+                    f'(tolerance {SYNC_TOLERANCE_S} s)')
+        return ''
 
     def _synced(self, msg, frame_stamp_ns: int):
         if msg is None:
@@ -124,9 +144,18 @@ class StreamLifting:
             return None
         return msg
 
-    def _synced_depth(self, frame_stamp_ns: int) -> Optional[np.ndarray]:
+    def _synced_depth(self, frame_stamp_ns: int,
+                      calibration: CameraCalibration) -> Optional[np.ndarray]:
         msg = self._synced(self._depth_msg, frame_stamp_ns)
-        return None if msg is None else depth_msg_to_metres(msg)
+        if msg is None:
+            return None
+        depth = depth_msg_to_metres(msg)
+        if depth.shape != (calibration.height, calibration.width):
+            raise SensorConversionError(
+                f'depth image is {depth.shape[1]}x{depth.shape[0]} but camera_info is for '
+                f'{calibration.width}x{calibration.height} (it must be registered to the '
+                'colour image)')
+        return depth
 
     def _synced_cloud(self, frame_stamp_ns: int) -> Optional[LidarCloud]:
         msg = self._synced(self._cloud_msg, frame_stamp_ns)
