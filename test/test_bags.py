@@ -25,7 +25,7 @@ from seg_perception.settings_file import read_file_settings, read_values
 from seg_perception.structures import Frame, FrameResult, TrackedObject
 from seg_perception.tools import cli, make_bag, semantic_eval
 from seg_perception.tools.image_source import iter_frames, read_rgb
-from seg_perception.tools.process_bag import build_pipeline
+from seg_perception.tools.process_bag import pipeline_from_file
 from seg_perception.tracking import Tracker, TrackerConfig
 
 CAR = taxonomy.class_id('car')
@@ -152,6 +152,39 @@ def test_make_bag_camera_info_shares_each_frames_header(tmp_path):
     out = read_rosbags(tmp_path / 'out')
     assert [stamp_ns(m) for _, m in out['/cam/front/camera_info']] == \
         [stamp_ns(m) for _, m in images]
+
+
+def test_process_lifts_objects_3d_as_the_node_when_camera_info_is_in_the_bag(tmp_path):
+    calibration = tmp_path / 'front.yaml'
+    calibration.write_text(CALIBRATION_YAML)
+    source = tmp_path / 'frames'
+    source.mkdir()
+    for path in camvid_images(3):
+        (source / path.name).symlink_to(path)
+    bag = tmp_path / 'bag'
+    assert cli.main(['make-bag', str(source), str(bag), '--topic', '/cam/front/image_raw',
+                     '--camera-info', str(calibration), '--start', str(START_NS / 1e9)]) == 0
+    # Looking 0.1 rad down, the fake car's lower edge (the middle row) is about 10 m ahead.
+    settings = read_file_settings(None, {'camera_poses': [0.0, 0.0, 1.65, 0.0, 0.1, 0.0],
+                                         'base_frame': 'vehicle'})
+    stats = process_bag(bag, tmp_path / 'out', box_pipeline(), settings=settings)
+    out = read_rosbags(tmp_path / 'out')
+    lifted = out['/cam/front/segmentation/objects_3d']
+    assert stats.written['/cam/front/segmentation/objects_3d'] == 3
+    images = read_rosbags(bag)['/cam/front/image_raw']
+    assert [stamp_ns(m) for _, m in lifted] == [stamp_ns(m) for _, m in images]
+    assert all(m.header.frame_id == 'vehicle' for _, m in lifted)
+    detections = {stamp_ns(m): {d.id for d in m.detections}
+                  for _, m in out['/cam/front/segmentation/detections']}
+    objects = [d for _, m in lifted for d in m.detections]
+    assert objects, 'confirmed car tracks are lifted'
+    for _, msg in lifted:
+        assert {d.id for d in msg.detections} <= detections[stamp_ns(msg)]
+    for detection in objects:
+        assert 8.0 < detection.bbox.center.position.x < 14.0
+    # Without settings (or without camera_info) there is no objects_3d topic at all.
+    process_bag(bag, tmp_path / 'plain', box_pipeline())
+    assert '/cam/front/segmentation/objects_3d' not in read_rosbags(tmp_path / 'plain')
 
 
 def test_make_bag_camera_info_errors(tmp_path, capsys):
@@ -341,7 +374,7 @@ def test_process_real_network_round_trip(tmp_path, storage, small_params,
     names = {c.class_name for c in out[base + 'label_info'][0][1].class_map}
     assert {'road', 'car', 'person', 'unlabeled'} <= names
 
-    pipeline, _ = build_pipeline(small_params, str(espnetv2_weights_dir))
+    pipeline, _ = pipeline_from_file(small_params, str(espnetv2_weights_dir))
     for path, (_, msg) in zip(camvid_images(2), out[base + 'semantic']):
         expected = pipeline.process(Frame(image=read_rgb(path))).semantic
         np.testing.assert_array_equal(bag_io.image_to_array(msg), expected)

@@ -1,8 +1,10 @@
 """Run the node's pipeline over the camera topics of a bag and write its outputs into a new bag.
 
-Messages are deserialized and serialized with rclpy (CDR, as the node sends them), so the
-outputs are built by the same converters as the node's: ``array_to_image_msg``,
-``detections_msg``, ``markers_msg`` and ``label_info_msg``. No DDS is involved.
+Messages are deserialized and serialized with rclpy (CDR, as the node sends them), and the
+outputs are built by the node's own message builder (``frame_io.result_messages``), so a bag
+holds what the node would publish. Cameras are lifted to 3D (``objects_3d``) as in the node
+when the settings ask for it and the bag holds their ``camera_info`` (and the depth / LiDAR
+topics the lifting method needs). No DDS is involved.
 """
 
 from dataclasses import dataclass, field
@@ -11,13 +13,16 @@ import time
 from typing import Callable, Dict, List, Optional
 
 from rclpy.serialization import deserialize_message, serialize_message
-from sensor_msgs.msg import CompressedImage, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
 from seg_perception import topics
 from seg_perception.pipeline import Pipeline
 from seg_perception.ros import bag_io
 from seg_perception.ros.frame_io import frame_from_msg, result_messages
 from seg_perception.ros.messages import label_info_msg
+from seg_perception.ros.sensor_conversions import SensorConversionError
+from seg_perception.ros.stream_lifting import LiftingError, StreamLifting
+from seg_perception.settings import CameraLifting, NodeSettings
 
 #: Output name -> message type in the bag, for every output ``process`` writes.
 OUTPUT_TYPES = {
@@ -27,6 +32,7 @@ OUTPUT_TYPES = {
     'detections': 'vision_msgs/msg/Detection2DArray',
     'markers': 'visualization_msgs/msg/MarkerArray',
     'label_info': 'vision_msgs/msg/LabelInfo',
+    'objects_3d': 'vision_msgs/msg/Detection3DArray',
 }
 
 
@@ -54,17 +60,30 @@ class ProcessStats:
 
 
 class _Camera:
-    """Output connections of one input topic."""
+    """Output connections of one input topic, and its 3D lifting when it has one."""
 
-    def __init__(self, writer, topic: str, store):
+    def __init__(self, writer, topic: str, store, lifting: Optional[StreamLifting] = None):
         self.namespace = topics.camera_namespace(topic)
         self.names = topics.output_topics(topic)
+        self.lifting = lifting
         self.connections = {
             name: writer.add_connection(
                 self.names[name], msgtype, typestore=store,
                 offered_qos_profiles=bag_io.offered_qos(latched=name == 'label_info'))
-            for name, msgtype in OUTPUT_TYPES.items()}
+            for name, msgtype in OUTPUT_TYPES.items()
+            if name != 'objects_3d' or lifting is not None}
         self.label_info_written = False
+
+
+def camera_lifting(settings: NodeSettings, topic: str) -> CameraLifting:
+    """Return the lifting settings of a bag's camera topic.
+
+    A topic named in the settings' ``image_topics`` takes its own entry; any other topic the
+    first one (a parameter file usually holds one entry for all cameras).
+    """
+    if topic in settings.image_topics:
+        return settings.lifting[settings.image_topics.index(topic)]
+    return settings.lifting[0] if settings.lifting else CameraLifting(method='none')
 
 
 def process_bag(in_bag: Path, out_bag: Path, pipeline: Pipeline,
@@ -72,7 +91,8 @@ def process_bag(in_bag: Path, out_bag: Path, pipeline: Pipeline,
                 storage: Optional[str] = None, overlay_alpha: float = 0.5, limit: int = 0,
                 overwrite: bool = False,
                 progress: Optional[Callable[[int, int, float], None]] = None,
-                warn: Optional[Callable[[str], None]] = None) -> ProcessStats:
+                warn: Optional[Callable[[str], None]] = None,
+                settings: Optional[NodeSettings] = None) -> ProcessStats:
     """Segment every camera message of ``in_bag`` and write the contract's outputs to ``out_bag``.
 
     Args:
@@ -88,6 +108,9 @@ def process_bag(in_bag: Path, out_bag: Path, pipeline: Pipeline,
         overwrite: replace ``out_bag`` if it exists.
         progress: called after each frame with (frames done, frames in the bag, frames/s).
         warn: called with the reason of each skipped frame.
+        settings: the node settings the pipeline was built from; their lifting settings and
+            ``base_frame`` give ``objects_3d`` for cameras whose ``camera_info`` is in the bag.
+            None = no 3D outputs.
 
     Every output message has the input's header and is written at the input's bag time;
     ``label_info`` is written once per camera, with the camera's first header.
@@ -107,16 +130,20 @@ def process_bag(in_bag: Path, out_bag: Path, pipeline: Pipeline,
             raise bag_io.BagError(f'{in_bag}: the camera topics hold no messages')
         writer = bag_io.open_writer(out_bag, storage or bag_io.bag_storage(in_bag), overwrite)
         with writer:
-            cameras = {c.topic: _Camera(writer, c.topic, store) for c in connections}
+            sensors = _SensorRouter(reader, connections, settings)
+            cameras = {c.topic: _Camera(writer, c.topic, store, sensors.lifting.get(c.topic))
+                       for c in connections}
             copied = _copied_connections(reader, connections) if include_inputs else []
             inputs = {c.topic: writer.add_connection(c.topic, c.msgtype, typestore=store)
                       for c in copied}
-            for connection, bag_time, raw in reader.messages(connections=copied or connections):
+            read = {c.id: c for c in list(connections) + copied + sensors.connections}
+            for connection, bag_time, raw in reader.messages(connections=list(read.values())):
                 if limit and stats.frames >= limit:
                     break
                 if connection.topic in inputs:
                     writer.write(inputs[connection.topic], bag_time, raw)
                 if connection.topic not in cameras:
+                    sensors.take(connection, raw, warn)
                     continue
                 camera = cameras[connection.topic]
                 compressed = connection.msgtype == bag_io.COMPRESSED_TYPE
@@ -130,7 +157,9 @@ def process_bag(in_bag: Path, out_bag: Path, pipeline: Pipeline,
                     continue
                 for text in result.warnings:
                     warn(f'{connection.topic}: {text}')
-                outputs = _outputs(camera, msg.header, result, pipeline, overlay_alpha)
+                objects = _lift(camera, result, warn)
+                outputs = _outputs(camera, msg.header, result, pipeline, overlay_alpha, objects,
+                                   settings.base_frame if settings else 'base_link')
                 for name, out_msg in outputs.items():
                     writer.write(camera.connections[name], bag_time, serialize_message(out_msg))
                     topic = camera.names[name]
@@ -156,12 +185,80 @@ def _read_frame(raw: bytes, compressed: bool, namespace: str):
     return msg, frame_from_msg(msg, compressed, namespace)
 
 
-def _outputs(camera: _Camera, header, result, pipeline: Pipeline, overlay_alpha: float) -> Dict:
+def _outputs(camera: _Camera, header, result, pipeline: Pipeline, overlay_alpha: float,
+             objects, base_frame: str) -> Dict:
     """Return output name -> rclpy message for one frame, as the node publishes them."""
     outputs = {}
     if not camera.label_info_written:
         outputs['label_info'] = label_info_msg(pipeline.segmenter.class_ids, header.stamp,
                                                header.frame_id)
         camera.label_info_written = True
-    outputs.update(result_messages(result, header, camera.namespace, overlay_alpha))
+    outputs.update(result_messages(result, header, camera.namespace, overlay_alpha,
+                                   objects_3d=objects, base_frame=base_frame))
     return outputs
+
+
+def _lift(camera: _Camera, result, warn: Callable[[str], None]):
+    """Return the frame's lifted objects, or None (not lifted, not calibrated yet, or failed)."""
+    if camera.lifting is None or not camera.lifting.calibrated:
+        return None
+    try:
+        return camera.lifting.lift(result)
+    except (LiftingError, SensorConversionError) as error:
+        warn(f'{camera.namespace}: objects_3d skipped: {error}')
+    return None
+
+
+class _SensorRouter:
+    """Feeds a bag's camera_info, depth and LiDAR messages to the cameras' ``StreamLifting``.
+
+    Args:
+        reader: the open input bag.
+        cameras: the camera connections being processed.
+        settings: lifting settings and ``base_frame``; None = no lifting.
+
+    Attributes:
+        lifting: camera topic -> its ``StreamLifting`` (cameras whose camera_info is in the bag).
+        connections: the sensor connections to read along with the cameras.
+
+    """
+
+    def __init__(self, reader, cameras: List, settings: Optional[NodeSettings]):
+        self.lifting: Dict[str, StreamLifting] = {}
+        self.connections: List = []
+        self._routes: Dict[int, List] = {}
+        if settings is None:
+            return
+        by_topic = {c.topic: c for c in reader.connections}
+        for camera in cameras:
+            config = camera_lifting(settings, camera.topic)
+            info = by_topic.get(topics.camera_info_topic(camera.topic))
+            if config.method == 'none' or info is None:
+                continue
+            lifting = StreamLifting(config.method, config.pose, settings.lidar_pose)
+            self.lifting[camera.topic] = lifting
+            self._route(info, CameraInfo, lifting.on_camera_info)
+            # The bag's first CameraInfo calibrates the camera from its first frame on, even
+            # where the recorder wrote that frame's image before its camera_info.
+            for connection, _, raw in reader.messages(connections=[info]):
+                self.take(connection, raw, lambda text: None)
+                break
+            depth = by_topic.get(config.depth_topic) if config.method == 'depth' else None
+            if depth is not None:
+                self._route(depth, Image, lifting.on_depth)
+            lidar = by_topic.get(settings.lidar_topic) if config.method == 'lidar' else None
+            if lidar is not None:
+                self._route(lidar, PointCloud2, lifting.on_cloud)
+
+    def _route(self, connection, msg_type, handler) -> None:
+        if connection.id not in self._routes:
+            self.connections.append(connection)
+        self._routes.setdefault(connection.id, []).append((msg_type, handler))
+
+    def take(self, connection, raw: bytes, warn: Callable[[str], None]) -> None:
+        """Hand one serialized sensor message to the liftings that use its topic."""
+        for msg_type, handler in self._routes.get(connection.id, ()):
+            try:
+                handler(deserialize_message(bytes(raw), msg_type))
+            except ValueError as error:  # SensorConversionError or an unsupported model
+                warn(f'{connection.topic}: rejected: {error}')

@@ -42,6 +42,11 @@ SUPPORTED_ENCODINGS = tuple(sorted(_ENCODINGS))
 MAX_PIXELS = 100_000_000
 
 
+def stamp_to_ns(stamp) -> int:
+    """Return a ``builtin_interfaces/Time`` (rclpy or rosbags message) in nanoseconds."""
+    return stamp.sec * 1_000_000_000 + stamp.nanosec
+
+
 class ImageConversionError(ValueError):
     """An image message cannot be turned into an RGB array (message says why)."""
 

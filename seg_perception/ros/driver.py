@@ -23,7 +23,7 @@ from vision_msgs.msg import Detection2DArray, Detection3DArray, LabelInfo
 from visualization_msgs.msg import MarkerArray
 
 from seg_perception import topics
-from seg_perception.ros.conversions import array_to_image_msg, image_msg_to_rgb
+from seg_perception.ros.conversions import array_to_image_msg, image_msg_to_rgb, stamp_to_ns
 
 _RELIABLE = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
                        reliability=ReliabilityPolicy.RELIABLE,
@@ -34,11 +34,6 @@ _OUTPUT_TYPES = {'detections': Detection2DArray, 'markers': MarkerArray,
 _LATCHED = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
                       reliability=ReliabilityPolicy.RELIABLE,
                       durability=DurabilityPolicy.TRANSIENT_LOCAL)
-
-
-def stamp_to_ns(stamp) -> int:
-    """Return the nanoseconds of a ``builtin_interfaces/Time``."""
-    return stamp.sec * 1_000_000_000 + stamp.nanosec
 
 
 def ns_to_header(stamp_ns: int, frame_id: str) -> Header:

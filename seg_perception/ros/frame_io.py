@@ -1,13 +1,14 @@
 """Camera message in, output messages out: the conversions the node and bag processing share."""
 
-from typing import Dict, Optional
+from typing import Dict, Optional, Sequence
 
 from std_msgs.msg import Header
 
 from seg_perception.overlay import object_labels, render_overlay
 from seg_perception.ros.conversions import (array_to_image_msg, compressed_msg_to_rgb,
-                                            image_msg_to_rgb)
+                                            image_msg_to_rgb, stamp_to_ns)
 from seg_perception.ros.messages import detections_msg, markers_msg
+from seg_perception.ros.messages_3d import markers_3d, objects_3d_msg
 from seg_perception.structures import Frame, FrameResult
 
 
@@ -20,14 +21,15 @@ def frame_from_msg(msg, compressed: bool, camera: str) -> Frame:
 
     """
     rgb = compressed_msg_to_rgb(msg) if compressed else image_msg_to_rgb(msg)
-    stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-    return Frame(image=rgb, stamp_ns=stamp_ns, frame_id=msg.header.frame_id, camera=camera)
+    return Frame(image=rgb, stamp_ns=stamp_to_ns(msg.header.stamp),
+                 frame_id=msg.header.frame_id, camera=camera)
 
 
 def result_messages(result: FrameResult, header: Header, namespace: str,
-                    overlay_alpha: Optional[float] = None,
-                    with_markers: bool = True) -> Dict[str, object]:
-    """Return output name -> message for one frame, every one with ``header``.
+                    overlay_alpha: Optional[float] = None, with_markers: bool = True,
+                    objects_3d: Optional[Sequence] = None,
+                    base_frame: str = 'base_link') -> Dict[str, object]:
+    """Return output name -> message for one frame: what the node publishes and bags hold.
 
     Args:
         result: the pipeline's result for the frame.
@@ -36,9 +38,13 @@ def result_messages(result: FrameResult, header: Header, namespace: str,
         overlay_alpha: colour weight of the overlay, which also shows each tracked object's box
             and ``class #id``; None = no overlay (it costs a render).
         with_markers: build the RViz markers too.
+        objects_3d: the frame's lifted objects (``geometry.lifter.Object3D``), or None when
+            the camera is not lifted (yet); they add ``objects_3d`` and 3D markers.
+        base_frame: frame of the 3D outputs.
 
     Returns:
-        ``semantic``, ``instances``, ``detections``, and ``markers`` / ``overlay`` when asked.
+        ``semantic``, ``instances``, ``detections``, and ``markers`` / ``overlay`` /
+        ``objects_3d`` when asked for.
 
     """
     outputs = {
@@ -52,4 +58,9 @@ def result_messages(result: FrameResult, header: Header, namespace: str,
         overlay = render_overlay(result.frame.image, result.semantic, result.instances,
                                  overlay_alpha, object_labels(result.objects))
         outputs['overlay'] = array_to_image_msg(overlay, header, 'rgb8')
+    if objects_3d is not None:
+        outputs['objects_3d'] = objects_3d_msg(objects_3d, header, base_frame)
+        if with_markers:
+            outputs['markers'].markers.extend(
+                markers_3d(objects_3d, header, base_frame, namespace))
     return outputs

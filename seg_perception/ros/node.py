@@ -16,7 +16,7 @@ from visualization_msgs.msg import MarkerArray
 
 from seg_perception import topics
 from seg_perception.backends.base import BackendError, Segmenter
-from seg_perception.backends.registry import create_backend
+from seg_perception.build import build_pipeline, build_segmenter
 from seg_perception.pipeline import Pipeline
 from seg_perception.rate_limit import message_kind, RateLimiter
 from seg_perception.ros import parameters
@@ -24,14 +24,12 @@ from seg_perception.ros.conversions import ImageConversionError
 from seg_perception.ros.diagnostics import diagnostic_status
 from seg_perception.ros.frame_io import frame_from_msg, result_messages
 from seg_perception.ros.messages import label_info_msg
-from seg_perception.ros.messages_3d import markers_3d, objects_3d_msg
 from seg_perception.ros.sensor_conversions import SensorConversionError
 from seg_perception.ros.stream_lifting import LiftingError, StreamLifting
 from seg_perception.settings import NodeSettings
 from seg_perception.stream_stats import StreamStats
 from seg_perception.structures import Frame, FrameResult
 from seg_perception.tracking.ids import TrackIdCounter
-from seg_perception.tracking.tracker import Tracker
 from seg_perception.weights import WeightsError
 
 #: Seconds between two log lines about the same kind of bad input on one camera.
@@ -93,8 +91,7 @@ class SegmentationNode(LifecycleNode):
                  **kwargs):
         super().__init__('seg_perception', **kwargs)
         parameters.declare_parameters(self)
-        self._segmenter_factory = segmenter_factory or (
-            lambda settings: create_backend(settings.backend, settings.backend_options))
+        self._segmenter_factory = segmenter_factory or build_segmenter
         self.settings: Optional[NodeSettings] = None
         self.pipeline: Optional[Pipeline] = None
         self.streams: List[CameraStream] = []
@@ -128,8 +125,7 @@ class SegmentationNode(LifecycleNode):
             self.last_error = _describe(error)
             self.get_logger().error(f'configure failed: {self.last_error}')
             return TransitionCallbackReturn.FAILURE
-        tracker_config = self.settings.tracker
-        self.pipeline = Pipeline(segmenter, lambda: Tracker(tracker_config, self._track_ids))
+        self.pipeline = build_pipeline(self.settings, segmenter, self._track_ids)
         self.streams = [self._open_stream(t) for t in self.settings.image_topics]
         self._batch_limit = self.settings.max_batch_frames or (
             1 if str(getattr(segmenter, 'device', 'cpu')).startswith('cpu') else 0)
@@ -358,18 +354,12 @@ class SegmentationNode(LifecycleNode):
     def _publish(self, stream: CameraStream, msg, result: FrameResult) -> None:
         # The overlay and markers cost a render each: built only while someone listens.
         wants_overlay = stream.publishers['overlay'].get_subscription_count() > 0
+        objects = self._lift(stream, result) if stream.lifting is not None else None
         outputs = result_messages(
             result, msg.header, stream.namespace,
             overlay_alpha=self.get_parameter('overlay_alpha').value if wants_overlay else None,
-            with_markers=stream.publishers['markers'].get_subscription_count() > 0)
-        if stream.lifting is not None:
-            objects = self._lift(stream, result)
-            if objects is not None:
-                outputs['objects_3d'] = objects_3d_msg(objects, msg.header,
-                                                       self.settings.base_frame)
-                if 'markers' in outputs:
-                    outputs['markers'].markers.extend(markers_3d(
-                        objects, msg.header, self.settings.base_frame, stream.namespace))
+            with_markers=stream.publishers['markers'].get_subscription_count() > 0,
+            objects_3d=objects, base_frame=self.settings.base_frame)
         for name, out_msg in outputs.items():
             stream.publishers[name].publish(out_msg)
 
@@ -393,6 +383,9 @@ class SegmentationNode(LifecycleNode):
         except SensorConversionError as error:
             stream.stats.on_rejected(str(error))
             self._log_limited('warning', stream.topic, f'objects_3d skipped: {error}')
+        except Exception as error:  # the frame's 2D outputs must not be lost with its 3D ones
+            self._log_limited('error', stream.topic,
+                              f'objects_3d skipped: {type(error).__name__}: {error}')
         return None
 
     def _on_camera_info(self, stream: CameraStream, msg) -> None:

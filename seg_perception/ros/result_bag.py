@@ -11,13 +11,9 @@ import numpy as np
 
 from seg_perception import topics
 from seg_perception.ros import bag_io
+from seg_perception.ros.conversions import stamp_to_ns
 
 _SUFFIX = '/segmentation/'
-
-
-def header_stamp_ns(msg) -> int:
-    """Return a typestore message's header stamp in nanoseconds."""
-    return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
 
 
 def camera_namespaces(reader) -> List[str]:
@@ -60,7 +56,7 @@ def read_topics(reader, wanted: Dict[str, str]) -> Dict[str, Dict[int, object]]:
     messages: Dict[str, Dict[int, object]] = {name: {} for name in wanted}
     for connection, _, raw in reader.messages(connections=connections):
         msg = store.deserialize_cdr(raw, connection.msgtype)
-        messages[by_topic[connection.topic]][header_stamp_ns(msg)] = msg
+        messages[by_topic[connection.topic]][stamp_to_ns(msg.header.stamp)] = msg
     return messages
 
 

@@ -14,6 +14,7 @@ import numpy as np
 from seg_perception.calibration import CameraCalibration
 from seg_perception.geometry.camera import CameraModel, pose_matrix
 from seg_perception.geometry.lifter import LidarCloud, Lifter, LifterConfig, Object3D
+from seg_perception.ros.conversions import stamp_to_ns
 from seg_perception.ros.sensor_conversions import (camera_info_to_calibration,
                                                    depth_msg_to_metres, pointcloud2_to_xyz,
                                                    SensorConversionError)
@@ -23,11 +24,6 @@ from seg_perception.structures import FrameResult
 SYNC_TOLERANCE_S = 0.1
 
 _NS_PER_S = 1_000_000_000
-
-
-def stamp_ns(header) -> int:
-    """Return a header's stamp in nanoseconds."""
-    return header.stamp.sec * _NS_PER_S + header.stamp.nanosec
 
 
 class LiftingError(ValueError):
@@ -131,7 +127,7 @@ class StreamLifting:
         msg = self._depth_msg if self.method == 'depth' else self._cloud_msg
         if msg is None:
             return f'no {kind} received yet'
-        offset_s = (stamp_ns(msg.header) - frame_stamp_ns) / _NS_PER_S
+        offset_s = (stamp_to_ns(msg.header.stamp) - frame_stamp_ns) / _NS_PER_S
         if abs(offset_s) > SYNC_TOLERANCE_S:
             return (f'newest {kind} is {offset_s:+.3f} s from the frame '
                     f'(tolerance {SYNC_TOLERANCE_S} s)')
@@ -140,7 +136,7 @@ class StreamLifting:
     def _synced(self, msg, frame_stamp_ns: int):
         if msg is None:
             return None
-        if abs(stamp_ns(msg.header) - frame_stamp_ns) > SYNC_TOLERANCE_S * _NS_PER_S:
+        if abs(stamp_to_ns(msg.header.stamp) - frame_stamp_ns) > SYNC_TOLERANCE_S * _NS_PER_S:
             return None
         return msg
 

@@ -36,18 +36,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--overwrite', action='store_true', help='replace OUT_BAG if it exists')
 
 
-def build_pipeline(params_file: Path, weights_dir: str = ''):
-    """Return (pipeline, node settings) built from a parameter file as the node builds them."""
-    from seg_perception.backends.registry import create_backend
-    from seg_perception.pipeline import Pipeline
+def pipeline_from_file(params_file: Path, weights_dir: str = ''):
+    """Return (pipeline, node settings) of a parameter file, built as the node builds them."""
+    from seg_perception.build import build_pipeline
     from seg_perception.settings_file import read_file_settings
-    from seg_perception.tracking import TrackIdCounter, Tracker
 
     settings = read_file_settings(params_file,
                                   {'weights_dir': weights_dir} if weights_dir else None)
-    segmenter = create_backend(settings.backend, settings.backend_options)
-    config, ids = settings.tracker, TrackIdCounter()  # ids unique across the bag's cameras
-    return Pipeline(segmenter, lambda: Tracker(config, ids)), settings
+    return build_pipeline(settings), settings
 
 
 def _progress(done: int, total: int, fps: float) -> None:
@@ -63,12 +59,12 @@ def run(args: argparse.Namespace) -> int:
     from seg_perception.ros.bag_processing import process_bag
 
     bag_io.open_reader(args.in_bag)  # a missing bag is an error before the model loads
-    pipeline, settings = build_pipeline(args.params_file, args.weights_dir)
+    pipeline, settings = pipeline_from_file(args.params_file, args.weights_dir)
     try:
         stats = process_bag(
             args.in_bag, args.out_bag, pipeline, args.topics, args.include_inputs,
             args.storage, settings.overlay_alpha, args.limit, args.overwrite,
-            progress=_progress, warn=_warn)
+            progress=_progress, warn=_warn, settings=settings)
     finally:
         pipeline.segmenter.release()
     print(file=sys.stderr)
