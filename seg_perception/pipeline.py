@@ -1,7 +1,7 @@
 """Segment, track and bring results back to the input resolution: the node's core, without ROS."""
 
 import time
-from typing import Callable, Dict, List, Protocol, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Protocol, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -14,7 +14,15 @@ MAX_INSTANCE_VALUE = 65535
 
 
 class InstanceTracker(Protocol):
-    """What the pipeline needs of a tracker (``seg_perception.tracking.Tracker`` is one)."""
+    """What the pipeline needs of a tracker (``seg_perception.tracking.Tracker`` is one).
+
+    Attributes:
+        last_reset_reason: why the last ``update`` reset the tracker (e.g. its stamp went
+            backwards), or None when it did not; the pipeline turns it into a warning.
+
+    """
+
+    last_reset_reason: Optional[str]
 
     def update(self, segments: Sequence[Segment], stamp_ns: int) -> Tuple[int, ...]:
         """Return, per segment, the id of its confirmed track, or 0."""
@@ -84,7 +92,7 @@ class Pipeline:
     def _track_and_resize(self, frame: Frame, panoptic: PanopticResult) -> FrameResult:
         tracker = self.tracker(frame.camera)
         track_ids = tracker.update(panoptic.segments, frame.stamp_ns)
-        reset_reason = getattr(tracker, 'last_reset_reason', None)
+        reset_reason = tracker.last_reset_reason
         warnings = (f'tracker of {frame.camera or "camera"} reset: {reset_reason}',) \
             if reset_reason else ()
         # Segment id -> instances pixel value, applied at the working resolution (cheaper).

@@ -70,8 +70,11 @@ class PanopticResult:
     Attributes:
         semantic: (h, w) uint8 canonical class ids; 255 = unlabeled. ``(h, w)`` is the
             backend's working resolution, which may differ from the input image's.
-        instance_map: (h, w) int32; 0 = no instance, k = ``segments[i].segment_id == k``.
-        segments: the thing instances; boxes are already in input-image pixels.
+        instance_map: (h, w) int32; 0 = no instance, k in 1..len(segments) = the pixels of
+            ``segments[k - 1]``.
+        segments: the thing instances; ``segments[i].segment_id == i + 1`` (checked), so a
+            segment id indexes a lookup table of ``len(segments) + 1`` entries directly. Boxes
+            are already in input-image pixels.
 
     """
 
@@ -85,6 +88,10 @@ class PanopticResult:
                 f'semantic {self.semantic.shape} and instance_map {self.instance_map.shape} '
                 'must have the same shape'
             )
+        for index, segment in enumerate(self.segments):
+            if segment.segment_id != index + 1:
+                raise ValueError(f'segments[{index}].segment_id is {segment.segment_id}; '
+                                 f'segment ids must be 1..{len(self.segments)} in order')
 
 
 @dataclass(frozen=True)

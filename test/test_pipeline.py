@@ -43,6 +43,7 @@ class CountingTracker:
     def __init__(self):
         self.next_id = 1
         self.stamps = []
+        self.last_reset_reason = None
 
     def update(self, segments: Sequence[Segment], stamp_ns: int) -> Tuple[int, ...]:
         self.stamps.append(stamp_ns)

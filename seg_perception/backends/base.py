@@ -102,6 +102,9 @@ class Segmenter(abc.ABC):
 
     #: Registry name of the backend, e.g. ``'espnetv2'``.
     name: str = ''
+    #: Where it runs (``'cpu'``, ``'cuda:0'``, or a torch.device); callers batch frames on
+    #: accelerators and one at a time on the CPU. Backends that choose a device set it.
+    device: object = 'cpu'
 
     @property
     @abc.abstractmethod

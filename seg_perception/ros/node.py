@@ -128,13 +128,13 @@ class SegmentationNode(LifecycleNode):
         self.pipeline = build_pipeline(self.settings, segmenter, self._track_ids)
         self.streams = [self._open_stream(t) for t in self.settings.image_topics]
         self._batch_limit = self.settings.max_batch_frames or (
-            1 if str(getattr(segmenter, 'device', 'cpu')).startswith('cpu') else 0)
+            1 if str(segmenter.device).startswith('cpu') else 0)
         self._diagnostics = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self._diagnostics_timer = self.create_timer(self.settings.diagnostics_period_s,
                                                     self._publish_diagnostics)
         self.get_logger().info(
             f'configured: {", ".join(self.settings.image_topics)} with '
-            f'{segmenter.name or self.settings.backend} on {getattr(segmenter, "device", "cpu")}')
+            f'{segmenter.name or self.settings.backend} on {segmenter.device}')
         return super().on_configure(state)
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
