@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from seg_perception import taxonomy
+from seg_perception import label_sets, taxonomy
 
 # Expected canonical class -> the dataset names that map to it; every other name maps to None.
 VISTAS_EXPECTED = {
@@ -98,34 +98,34 @@ def _cases(names, expected):
     return [(name, by_name.get(name)) for name in names]
 
 
-VISTAS_ALL = tuple(dict.fromkeys(taxonomy.VISTAS_V12_NAMES + taxonomy.VISTAS_V20_NAMES))
+VISTAS_ALL = tuple(dict.fromkeys(label_sets.VISTAS_V12_NAMES + label_sets.VISTAS_V20_NAMES))
 
 
 def test_dataset_name_lists_have_their_published_lengths():
-    assert len(set(taxonomy.VISTAS_V12_NAMES)) == 66
-    assert len(taxonomy.VISTAS_V12_READABLE_NAMES) == 66
-    assert len(set(taxonomy.VISTAS_V20_NAMES)) == 124
-    assert len(set(taxonomy.COCO_PANOPTIC_NAMES)) == 133
-    assert len(taxonomy.VOC_NAMES) == 21
+    assert len(set(label_sets.VISTAS_V12_NAMES)) == 66
+    assert len(label_sets.VISTAS_V12_READABLE_NAMES) == 66
+    assert len(set(label_sets.VISTAS_V20_NAMES)) == 124
+    assert len(set(label_sets.COCO_PANOPTIC_NAMES)) == 133
+    assert len(label_sets.VOC_NAMES) == 21
 
 
 @pytest.mark.parametrize('name,expected', _cases(VISTAS_ALL, VISTAS_EXPECTED))
 def test_vistas_machine_name(name, expected):
-    assert taxonomy.canonical_name(name, 'vistas') == expected
-    assert taxonomy.canonical_name(name) == expected
+    assert label_sets.canonical_name(name, 'vistas') == expected
+    assert label_sets.canonical_name(name) == expected
 
 
 @pytest.mark.parametrize('name,expected',
-                         _cases(taxonomy.VISTAS_V12_READABLE_NAMES, VISTAS_READABLE_EXPECTED))
+                         _cases(label_sets.VISTAS_V12_READABLE_NAMES, VISTAS_READABLE_EXPECTED))
 def test_vistas_readable_name(name, expected):
-    assert taxonomy.canonical_name(name, 'vistas') == expected
-    assert taxonomy.canonical_name(name) == expected
+    assert label_sets.canonical_name(name, 'vistas') == expected
+    assert label_sets.canonical_name(name) == expected
 
 
-@pytest.mark.parametrize('name,expected', _cases(taxonomy.COCO_PANOPTIC_NAMES, COCO_EXPECTED))
+@pytest.mark.parametrize('name,expected', _cases(label_sets.COCO_PANOPTIC_NAMES, COCO_EXPECTED))
 def test_coco_panoptic_name(name, expected):
-    assert taxonomy.canonical_name(name, 'coco_panoptic') == expected
-    assert taxonomy.canonical_name(name) == expected
+    assert label_sets.canonical_name(name, 'coco_panoptic') == expected
+    assert label_sets.canonical_name(name) == expected
 
 
 def test_coco_panoptic_names_as_detectron2_spells_them():
@@ -133,42 +133,42 @@ def test_coco_panoptic_names_as_detectron2_spells_them():
                            ('sky', 'sky'), ('building', 'building'), ('wall', 'wall'),
                            ('fence', 'fence'), ('dirt', 'terrain'), ('window', None),
                            ('floor', None), ('mountain', None)):
-        assert taxonomy.canonical_name(name, 'coco_panoptic') == expected, name
+        assert label_sets.canonical_name(name, 'coco_panoptic') == expected, name
 
 
-@pytest.mark.parametrize('name,expected', _cases(taxonomy.VOC_NAMES, VOC_EXPECTED))
+@pytest.mark.parametrize('name,expected', _cases(label_sets.VOC_NAMES, VOC_EXPECTED))
 def test_voc_name(name, expected):
-    assert taxonomy.canonical_name(name, 'voc') == expected
+    assert label_sets.canonical_name(name, 'voc') == expected
 
 
 def test_cityscapes_names_agree_with_the_train_id_table():
-    for train_id, name in enumerate(taxonomy.CITYSCAPES_TRAIN_ID_NAMES):
+    for train_id, name in enumerate(label_sets.CITYSCAPES_TRAIN_ID_NAMES):
         spelled = name.replace('_', ' ')
-        assert taxonomy.canonical_name(spelled, 'cityscapes') == name, train_id
+        assert label_sets.canonical_name(spelled, 'cityscapes') == name, train_id
 
 
 def test_label_sets_agree_on_every_name_they_share():
     seen = {}
-    for set_name, table in taxonomy.LABEL_SETS.items():
+    for set_name, table in label_sets.LABEL_SETS.items():
         for name, canonical in table.items():
             key = name.replace('_', ' ')
             assert seen.setdefault(key, (set_name, canonical))[1] == canonical, (name, set_name)
 
 
 def test_vistas_v2_readable_lane_markings_and_spelling_variants():
-    assert taxonomy.canonical_name('Lane Marking - Dashed Line') == 'lane_marking'
-    assert taxonomy.canonical_name('Lane Marking (only) - Crosswalk') == 'crosswalk'
-    assert taxonomy.canonical_name('Traffic_Light') == 'traffic_light'
-    assert taxonomy.canonical_name('  traffic   SIGN ') == 'traffic_sign'
+    assert label_sets.canonical_name('Lane Marking - Dashed Line') == 'lane_marking'
+    assert label_sets.canonical_name('Lane Marking (only) - Crosswalk') == 'crosswalk'
+    assert label_sets.canonical_name('Traffic_Light') == 'traffic_light'
+    assert label_sets.canonical_name('  traffic   SIGN ') == 'traffic_sign'
     with pytest.raises(KeyError, match="'spaceship' is not in label set"):
-        taxonomy.canonical_name('spaceship')
+        label_sets.canonical_name('spaceship')
     with pytest.raises(KeyError, match='unknown label set'):
-        taxonomy.canonical_name('car', 'kitti')
+        label_sets.canonical_name('car', 'kitti')
 
 
 def test_label_lookup_builds_a_table_and_lists_unknown_names():
-    lookup = taxonomy.label_lookup({0: 'Road', 1: 'Lane Marking - General', 2: 'Bird',
-                                    300: 'car', 4: 'flux capacitor'})
+    lookup = label_sets.label_lookup({0: 'Road', 1: 'Lane Marking - General', 2: 'Bird',
+                                      300: 'car', 4: 'flux capacitor'})
     assert lookup.table.shape == (301,) and lookup.table.dtype == np.uint8
     assert lookup.table[0] == taxonomy.class_id('road')
     assert lookup.table[1] == taxonomy.class_id('lane_marking')

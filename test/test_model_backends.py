@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from seg_perception import taxonomy
+from seg_perception import label_sets, taxonomy
 from seg_perception.backends.base import BackendError, BackendOptions, parse_extra
 from seg_perception.backends.fusion import paint_masks, panoptic_from_segments
 from seg_perception.backends.registry import available_backends, create_backend
@@ -115,8 +115,8 @@ def test_mask2former_backend_runs_end_to_end_with_a_tiny_random_model(
     backend = create_backend('transformers', BackendOptions(
         device='cpu', input_width=256, input_height=128, min_instance_area_px=0,
         extra={'config_json': str(config), 'threshold': '0.0'}))
-    expected = {taxonomy.class_id(taxonomy.canonical_name(n)) for n in labels
-                if taxonomy.canonical_name(n)}
+    expected = {taxonomy.class_id(label_sets.canonical_name(n)) for n in labels
+                if label_sets.canonical_name(n)}
     assert set(backend.class_ids) == expected
     check_pipeline_output(backend, small_frame)
 

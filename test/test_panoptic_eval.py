@@ -10,7 +10,7 @@ from PIL import Image
 import pytest
 from sample_data import sample
 
-from seg_perception import taxonomy
+from seg_perception import label_sets, taxonomy
 from seg_perception.tools import panoptic_eval
 
 ROAD, CAR, PERSON = (taxonomy.class_id(name) for name in ('road', 'car', 'person'))
@@ -158,7 +158,7 @@ def _random_case(rng, shape=(24, 32)):
         gt[y:y + h, x:x + w] = rng.choice(gt_values)
     # Prediction: the GT converted, then painted over with random segments.
     label_ids = np.where(gt >= 1000, gt // 1000, gt)
-    semantic = taxonomy.cityscapes_label_id_table()[label_ids]
+    semantic = label_sets.cityscapes_label_id_table()[label_ids]
     instances = np.where(gt >= 1000, gt % 1000 + 10 * (gt // 1000), 0).astype(np.uint16)
     pred_classes = [ROAD, CAR, PERSON, taxonomy.class_id('sidewalk'),
                     taxonomy.class_id('traffic_light'), taxonomy.class_id('bicycle'),
@@ -197,7 +197,7 @@ def _segments(gt_ids, semantic, instances):
     gt_segments, void = [], np.zeros(gt_ids.shape, bool)
     for value in np.unique(gt_ids):
         label_id = value // 1000 if value >= 1000 else value
-        name = taxonomy.CITYSCAPES_LABEL_ID_NAMES.get(int(label_id))
+        name = label_sets.CITYSCAPES_LABEL_ID_NAMES.get(int(label_id))
         if name is None:
             void |= gt_ids == value
             continue
@@ -270,7 +270,7 @@ def test_real_ground_truth_scores_itself_perfectly(tmp_path):
                      'frankfurt_000000_000294_gtFine_instanceIds.png')
     gt = cv2.imread(str(gt_path), cv2.IMREAD_UNCHANGED)
     label_ids = np.where(gt >= 1000, gt // 1000, gt)
-    semantic = taxonomy.cityscapes_label_id_table()[label_ids]
+    semantic = label_sets.cityscapes_label_id_table()[label_ids]
     instances = np.where(gt >= 1000, gt % 1000 + 1, 0).astype(np.uint16)
     cv2.imwrite(str(tmp_path / 'frankfurt_000000_000294.png'), semantic)
     cv2.imwrite(str(tmp_path / 'frankfurt_000000_000294_instances.png'), instances)

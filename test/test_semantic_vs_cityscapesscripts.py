@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sample_data import sample
 
-from seg_perception import taxonomy
+from seg_perception import label_sets
 from seg_perception.tools import semantic_eval
 
 cs_eval = pytest.importorskip('cityscapesscripts.evaluation.evalPixelLevelSemanticLabeling')
@@ -41,7 +41,7 @@ def test_iou_equals_cityscapesscripts(tmp_path):
     # Ours reads canonical ids; labelIds outside the 19 classes become unlabeled.
     ours_dir = tmp_path / 'ours'
     ours_dir.mkdir()
-    canonical = taxonomy.cityscapes_label_id_table()[pred_label_ids]
+    canonical = label_sets.cityscapes_label_id_table()[pred_label_ids]
     cv2.imwrite(str(ours_dir / f'{FRAME}_leftImg8bit.png'), canonical)
     scores = semantic_eval.evaluate_semantic(ours_dir, gt_path.parent, 'cityscapes')
     assert scores.frames == 1
@@ -62,7 +62,7 @@ def test_iou_equals_cityscapesscripts(tmp_path):
     ours = dict(zip(scores.class_names, scores.iou()))
     present = dict(zip(scores.class_names, scores.present()))
     compared = []
-    for label_id, name in taxonomy.CITYSCAPES_LABEL_ID_NAMES.items():
+    for label_id, name in label_sets.CITYSCAPES_LABEL_ID_NAMES.items():
         cs_iou = cs_scores[cs_labels.id2label[label_id].name]
         if present[name]:
             assert ours[name] == pytest.approx(cs_iou, abs=1e-12), name
@@ -75,5 +75,5 @@ def test_iou_equals_cityscapesscripts(tmp_path):
     assert scores.mean_iou() < 0.95
     # With every GT class present in the average, cityscapesscripts' mean is ours.
     cs_present = [cs_scores[cs_labels.id2label[i].name]
-                  for i, n in taxonomy.CITYSCAPES_LABEL_ID_NAMES.items() if present[n]]
+                  for i, n in label_sets.CITYSCAPES_LABEL_ID_NAMES.items() if present[n]]
     assert np.mean(cs_present) == pytest.approx(scores.mean_iou(), abs=1e-12)

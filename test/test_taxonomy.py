@@ -5,7 +5,7 @@ import re
 import numpy as np
 import pytest
 
-from seg_perception import taxonomy
+from seg_perception import label_sets, taxonomy
 
 REQUIRED = ('road', 'sidewalk', 'lane_marking', 'car', 'truck', 'bus', 'motorcycle', 'bicycle',
             'person', 'rider', 'traffic_sign', 'traffic_light')
@@ -28,7 +28,7 @@ def test_vehicles_and_people_are_things_and_road_is_stuff():
 
 
 def test_cityscapes_train_ids_map_class_by_class():
-    table = taxonomy.cityscapes_train_id_table()
+    table = label_sets.cityscapes_train_id_table()
     expected = ['road', 'sidewalk', 'building', 'wall', 'fence', 'pole', 'traffic_light',
                 'traffic_sign', 'vegetation', 'terrain', 'sky', 'person', 'rider', 'car',
                 'truck', 'bus', 'train', 'motorcycle', 'bicycle']
@@ -39,8 +39,8 @@ def test_cityscapes_train_ids_map_class_by_class():
 
 
 def test_cityscapes_label_ids_map_to_same_classes_as_train_ids():
-    label_table = taxonomy.cityscapes_label_id_table()
-    train_table = taxonomy.cityscapes_train_id_table()
+    label_table = label_sets.cityscapes_label_id_table()
+    train_table = label_sets.cityscapes_train_id_table()
     label_ids = [7, 8, 11, 12, 13, 17, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 31, 32, 33]
     assert list(label_table[label_ids]) == list(train_table[:19])
     assert label_table[0] == label_table[6] == label_table[9] == taxonomy.UNLABELED

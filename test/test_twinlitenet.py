@@ -9,7 +9,7 @@ import pytest
 from sample_data import sample
 import torch
 
-from seg_perception import taxonomy
+from seg_perception import label_sets, taxonomy
 from seg_perception.backends.base import BackendOptions, Segmenter
 from seg_perception.backends.composite import CompositeBackend
 from seg_perception.backends.registry import available_backends, create_backend
@@ -142,7 +142,7 @@ def test_composite_marks_lane_lines_on_bdd100k_frames(composite):
 
 def _cityscapes_scores(semantic: np.ndarray, gt_path: Path) -> SemanticScores:
     """Score canonical ids against Cityscapes train ids, with lane_marking counted as road."""
-    names = taxonomy.CITYSCAPES_TRAIN_ID_NAMES
+    names = label_sets.CITYSCAPES_TRAIN_ID_NAMES
     to_index = np.full(256, len(names), dtype=np.uint8)
     for index, name in enumerate(names):
         to_index[taxonomy.class_id(name)] = index

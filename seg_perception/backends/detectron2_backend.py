@@ -11,7 +11,7 @@ Options (``BackendOptions.extra``; all strings):
     config_file: model-zoo config name or yaml path (required).
     metadata: dataset name whose ``thing_classes`` / ``stuff_classes`` name the outputs
         (default: the config's ``DATASETS.TEST[0]``).
-    label_set: ``auto`` (default) or a key of ``taxonomy.LABEL_SETS``.
+    label_set: ``auto`` (default) or a key of ``label_sets.LABEL_SETS``.
     score_threshold: minimum instance score for the fused route, default 0.5.
     random_init: ``true`` keeps the random initial weights (tests, benchmarks).
     opts: extra config overrides, ``KEY=VALUE`` separated by spaces (``MODEL.X=1 ...``).
@@ -28,7 +28,7 @@ import PIL.Image
 import torch
 
 
-from seg_perception import taxonomy
+from seg_perception import label_sets, taxonomy
 from seg_perception.backends.base import (BackendError, BackendOptions, network_input_size,
                                           resize_rgb, Segmenter)
 from seg_perception.backends.fusion import paint_masks, panoptic_from_segments
@@ -114,8 +114,8 @@ class Detectron2Backend(Segmenter):
             raise BackendError(f'detectron2 metadata {metadata_name!r} has no class names; '
                                'set extra option metadata to a registered dataset')
         label_set = options.extra.get('label_set', 'auto')
-        thing_lookup = taxonomy.label_lookup(dict(enumerate(things)), label_set)
-        stuff_lookup = taxonomy.label_lookup(
+        thing_lookup = label_sets.label_lookup(dict(enumerate(things)), label_set)
+        stuff_lookup = label_sets.label_lookup(
             {i: n for i, n in enumerate(stuff) if n != 'things'}, label_set)
         unknown = sorted(set(thing_lookup.unknown + stuff_lookup.unknown))
         if unknown:

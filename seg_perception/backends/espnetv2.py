@@ -10,7 +10,7 @@ from typing import Sequence, Tuple
 import numpy as np
 import torch
 
-from seg_perception import taxonomy
+from seg_perception import label_sets, taxonomy
 from seg_perception.backends.base import (BackendError, BackendOptions, network_input_size,
                                           resized_batch, Segmenter)
 from seg_perception.backends.espnetv2_net import ESPNetv2Segmentation, INPUT_DIVISOR
@@ -71,14 +71,14 @@ class ESPNetv2Backend(Segmenter):
         if self._half:
             self.network.half()
         self._label_table = torch.from_numpy(
-            taxonomy.cityscapes_train_id_table()[:_NUM_OUTPUTS].copy()).to(self.device)
+            label_sets.cityscapes_train_id_table()[:_NUM_OUTPUTS].copy()).to(self.device)
         self._mean = torch.from_numpy(_IMAGENET_MEAN).to(self.device).view(1, 3, 1, 1)
         self._inv_std = torch.from_numpy(1.0 / _IMAGENET_STD).to(self.device).view(1, 3, 1, 1)
 
     @property
     def class_ids(self) -> Tuple[int, ...]:
         """Canonical ids of the 19 Cityscapes classes."""
-        table = taxonomy.cityscapes_train_id_table()[:_NUM_OUTPUTS]
+        table = label_sets.cityscapes_train_id_table()[:_NUM_OUTPUTS]
         return tuple(sorted(int(c) for c in set(table.tolist()) - {taxonomy.UNLABELED}))
 
     def preprocess(self, images: Sequence[np.ndarray]) -> torch.Tensor:

@@ -2,7 +2,7 @@
 
 Any ``*ForUniversalSegmentation`` checkpoint works, by hub id or local directory: its
 ``id2label`` names (Cityscapes, Mapillary Vistas, COCO-panoptic, ...) are mapped to canonical
-classes with ``taxonomy.label_lookup``. Panoptic segments come from the image processor's
+classes with ``label_sets.label_lookup``. Panoptic segments come from the image processor's
 ``post_process_panoptic_segmentation``; stuff labels are fused into one segment per class.
 
 Options (``BackendOptions.extra``; all strings):
@@ -11,7 +11,7 @@ Options (``BackendOptions.extra``; all strings):
     config_json: instead of ``model``: a ``config.json`` file; the network is built from it
         with random weights and a default image processor of its type (tests, benchmarks).
     label_set: ``auto`` (default), ``cityscapes``, ``vistas``, ``coco_panoptic`` (see
-        ``taxonomy.LABEL_SETS``).
+        ``label_sets.LABEL_SETS``).
     threshold: minimum segment score, default 0.5.
     revision: hub revision (branch, tag or commit) to load.
 A built model and image processor can also be passed to the constructor directly.
@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import transformers
 
-from seg_perception import taxonomy
+from seg_perception import label_sets, taxonomy
 from seg_perception.backends.base import (BackendError, BackendOptions, network_input_size,
                                           resized_batch, Segmenter)
 from seg_perception.backends.fusion import panoptic_from_segments
@@ -114,7 +114,7 @@ class UniversalSegmentationBackend(Segmenter):
             self.model.half()
         self.processor = processor
         id2label = {int(k): v for k, v in model.config.id2label.items()}
-        lookup = taxonomy.label_lookup(id2label, options.extra.get('label_set', 'auto'))
+        lookup = label_sets.label_lookup(id2label, options.extra.get('label_set', 'auto'))
         if lookup.unknown:
             _LOG.warning('transformers model labels without a canonical class (unlabeled): %s',
                          ', '.join(lookup.unknown))

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torchvision.models import detection, segmentation
 
-from seg_perception import taxonomy
+from seg_perception import label_sets, taxonomy
 from seg_perception.backends.base import (BackendError, BackendOptions, network_input_size,
                                           resized_batch, Segmenter)
 from seg_perception.backends.fusion import paint_masks, panoptic_from_segments
@@ -110,19 +110,19 @@ class TorchvisionPanopticBackend(Segmenter):
         _load(self.instance_net, weights, options.weights_path, random_init,
               options.allow_download)
         builder, weights = SEMANTIC_MODELS[semantic_name]
-        semantic_names = taxonomy.VOC_NAMES if labels == 'voc' else tuple(
-            name.replace('_', ' ') for name in taxonomy.CITYSCAPES_TRAIN_ID_NAMES)
+        semantic_names = label_sets.VOC_NAMES if labels == 'voc' else tuple(
+            name.replace('_', ' ') for name in label_sets.CITYSCAPES_TRAIN_ID_NAMES)
         self.semantic_net = builder(weights=None, weights_backbone=None,
                                     num_classes=len(semantic_names))
         _load(self.semantic_net, weights, options.extra.get('semantic_weights', ''),
               random_init, options.allow_download)
         self.instance_net.eval().to(self.device)
         self.semantic_net.eval().to(self.device)
-        self._semantic_table = torch.from_numpy(taxonomy.label_lookup(
+        self._semantic_table = torch.from_numpy(label_sets.label_lookup(
             dict(enumerate(semantic_names)), 'voc' if labels == 'voc' else 'cityscapes'
         ).table).to(self.device)
         categories = INSTANCE_MODELS[instance_name][1].meta['categories']
-        self._instance_table = taxonomy.label_lookup(
+        self._instance_table = label_sets.label_lookup(
             {i: name for i, name in enumerate(categories)
              if name not in ('N/A', '__background__')},
             'coco_panoptic').table

@@ -32,10 +32,10 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from seg_perception import taxonomy
+from seg_perception import label_sets, taxonomy
 from seg_perception.tools.semantic_eval import fit_labels, read_label_image
 
-CLASS_NAMES: Tuple[str, ...] = taxonomy.CITYSCAPES_TRAIN_ID_NAMES
+CLASS_NAMES: Tuple[str, ...] = label_sets.CITYSCAPES_TRAIN_ID_NAMES
 THING_NAMES: Tuple[str, ...] = ('person', 'rider', 'car', 'truck', 'bus', 'train', 'motorcycle',
                                 'bicycle')
 IS_THING = np.array([name in THING_NAMES for name in CLASS_NAMES])
@@ -45,7 +45,7 @@ _VOID = len(CLASS_NAMES)
 def _label_id_to_index() -> np.ndarray:
     """Return (1000,) int64: Cityscapes labelId -> evaluated class index; 19 = void."""
     table = np.full(1000, _VOID, dtype=np.int64)
-    for label_id, name in taxonomy.CITYSCAPES_LABEL_ID_NAMES.items():
+    for label_id, name in label_sets.CITYSCAPES_LABEL_ID_NAMES.items():
         table[label_id] = CLASS_NAMES.index(name)
     return table
 

@@ -17,7 +17,7 @@ from typing import Dict, List, Optional, Tuple
 import cv2
 import numpy as np
 
-from seg_perception import taxonomy
+from seg_perception import label_sets, taxonomy
 from seg_perception.ros import result_bag as result_bag_io
 
 CAMVID_CLASSES = ('Sky', 'Building', 'Pole', 'Road', 'Pavement', 'Tree', 'SignSymbol', 'Fence',
@@ -108,7 +108,7 @@ def _camvid_table() -> np.ndarray:
 
 def _cityscapes_tables() -> Tuple[Tuple[str, ...], np.ndarray]:
     """Return the 19 evaluated class names and a canonical id -> class index table."""
-    names = taxonomy.CITYSCAPES_TRAIN_ID_NAMES
+    names = label_sets.CITYSCAPES_TRAIN_ID_NAMES
     table = np.full(256, len(names), dtype=np.uint8)
     for index, name in enumerate(names):
         table[taxonomy.class_id(name)] = index
@@ -151,8 +151,8 @@ def _ground_truth(gt_dir: Path, data_format: str
     """
     if data_format == 'cityscapes':
         names, canonical_to_index = _cityscapes_tables()
-        label_id_to_index = canonical_to_index[taxonomy.cityscapes_label_id_table()]
-        train_id_to_index = canonical_to_index[taxonomy.cityscapes_train_id_table()]
+        label_id_to_index = canonical_to_index[label_sets.cityscapes_label_id_table()]
+        train_id_to_index = canonical_to_index[label_sets.cityscapes_train_id_table()]
         files = [(gt, train_id_to_index if train_ids else label_id_to_index)
                  for gt, train_ids in _cityscapes_gt_files(gt_dir)]
     elif data_format == 'camvid':
