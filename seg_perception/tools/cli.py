@@ -4,8 +4,8 @@ import argparse
 import sys
 from typing import List, Optional
 
-from seg_perception.tools import (bench, drive, lifting_eval, make_bag, panoptic_eval,
-                                  process_bag, render, replay, semantic_eval, soak,
+from seg_perception.tools import (bag_io, bench, drive, lifting_eval, make_bag,
+                                  panoptic_eval, process_bag, render, replay, semantic_eval, soak,
                                   tracking_eval)
 
 
@@ -70,6 +70,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
+    except bag_io.BagReadError as error:  # a damaged input: one line, exit 1 (not a usage error)
+        print(f'seg-perception {args.command}: error: {error}', file=sys.stderr)
+        return 1
     except (FileNotFoundError, ValueError) as error:
         print(f'seg-perception {args.command}: error: {error}', file=sys.stderr)
         return 2

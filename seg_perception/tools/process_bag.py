@@ -8,8 +8,13 @@ the input's bag time. A frame that cannot be read is skipped with a warning.
 """
 
 import argparse
+import os
 from pathlib import Path
+import shutil
 import sys
+from typing import Callable, Optional
+
+from tqdm import tqdm
 
 from seg_perception.tools import bag_io, paths
 
@@ -35,42 +40,123 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--overwrite', action='store_true', help='replace OUT_BAG if it exists')
 
 
+def load_settings(params_file: Path, weights_dir: str = ''):
+    """Return the node settings of a parameter file (``weights_dir`` overrides the file's)."""
+    from seg_perception.ros.params_file import read_file_settings
+
+    return read_file_settings(params_file, {'weights_dir': weights_dir} if weights_dir else None)
+
+
+def bag_pipeline(segmenter, settings):
+    """Return a pipeline over a loaded segmenter with fresh trackers (one bag's worth)."""
+    from seg_perception.pipeline import Pipeline
+    from seg_perception.tracking import Tracker
+
+    config = settings.tracker
+    return Pipeline(segmenter, lambda: Tracker(config))
+
+
 def build_pipeline(params_file: Path, weights_dir: str = ''):
     """Return (pipeline, node settings) built from a parameter file as the node builds them."""
     from seg_perception.backends.registry import create_backend
-    from seg_perception.pipeline import Pipeline
-    from seg_perception.ros.params_file import read_file_settings
-    from seg_perception.tracking import Tracker
 
-    settings = read_file_settings(params_file,
-                                  {'weights_dir': weights_dir} if weights_dir else None)
+    settings = load_settings(params_file, weights_dir)
     segmenter = create_backend(settings.backend, settings.backend_options)
-    config = settings.tracker
-    return Pipeline(segmenter, lambda: Tracker(config)), settings
+    return bag_pipeline(segmenter, settings), settings
 
 
-def _progress(done: int, total: int, fps: float) -> None:
-    print(f'\r{done}/{total} frames, {fps:.2f} frames/s', end='', file=sys.stderr, flush=True)
+def partial_path(out_bag: Path) -> Path:
+    """Return where a result bag is written before it is complete.
+
+    ``OUT_PARENT/.NAME.partial/NAME``: the bag folder keeps its name (and its storage file
+    ``NAME.db3`` / ``NAME_0.mcap``), so renaming it to ``out_bag`` leaves a normal bag.
+    """
+    out_bag = Path(out_bag)
+    return out_bag.parent / f'.{out_bag.name}.partial' / out_bag.name
 
 
-def _warn(text: str) -> None:
-    print(f'\nwarning: {text}', file=sys.stderr, flush=True)
+def process_one_bag(in_bag: Path, out_bag: Path, pipeline, settings, topics=None,
+                    include_inputs: bool = False, storage: Optional[str] = None,
+                    limit: int = 0, overwrite: bool = False,
+                    progress: Optional[Callable[[int, int, float], None]] = None,
+                    warn: Optional[Callable[[str], None]] = None):
+    """Segment one bag into ``out_bag``: the per-bag work of ``process`` and ``fleet``.
+
+    The result is written to ``partial_path(out_bag)`` and renamed to ``out_bag`` only when
+    complete, so an interrupted run never leaves a bag that looks finished. Arguments are those
+    of ``ros.bag_processing.process_bag``; ``settings`` supplies the overlay alpha.
+
+    Returns:
+        the ``ProcessStats`` of the run.
+
+    Raises:
+        BagError: ``out_bag`` exists and ``overwrite`` is False, or ``process_bag``'s errors.
+        BagReadError: the input bag is damaged (nothing is left at ``out_bag``).
+
+    """
+    from seg_perception.ros.bag_processing import process_bag
+
+    out_bag = Path(out_bag)
+    if out_bag.exists() and not overwrite:
+        raise bag_io.BagError(f'output bag {out_bag} already exists (use --overwrite to replace '
+                              'it)')
+    partial = partial_path(out_bag)
+    if partial.parent.exists():
+        shutil.rmtree(partial.parent)
+    partial.parent.mkdir(parents=True)
+    try:
+        stats = process_bag(in_bag, partial, pipeline, topics, include_inputs,
+                            storage or bag_io.bag_storage(in_bag), settings.overlay_alpha, limit,
+                            progress=progress, warn=warn)
+        if out_bag.exists():
+            shutil.rmtree(out_bag)
+        os.replace(partial, out_bag)
+    finally:
+        shutil.rmtree(partial.parent, ignore_errors=True)
+    return stats
+
+
+class FrameProgressBar:
+    """A ``tqdm`` bar of frames (rate and ETA) fed by ``process_bag``'s progress callback."""
+
+    def __init__(self, description: str):
+        self._description = description
+        self._bar = None
+
+    def __call__(self, done: int, total: int, fps: float) -> None:
+        """Advance the bar to ``done`` of ``total`` frames."""
+        if self._bar is None:
+            self._bar = tqdm(total=total, desc=self._description, unit='frame',
+                             file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
+        self._bar.update(done - self._bar.n)
+
+    def write(self, text: str) -> None:
+        """Print a line above the bar (warnings) without breaking it."""
+        tqdm.write(text, file=sys.stderr)
+
+    def close(self) -> None:
+        """Close the bar (the final state stays on screen)."""
+        if self._bar is not None:
+            self._bar.close()
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``seg-perception process``."""
-    from seg_perception.ros.bag_processing import process_bag
+    from seg_perception.backends.registry import create_backend
 
-    bag_io.open_reader(args.in_bag)  # a missing bag is an error before the model loads
-    pipeline, settings = build_pipeline(args.params_file, args.weights_dir)
+    with bag_io.open_reader(args.in_bag):  # a missing or damaged bag fails before the model loads
+        pass
+    settings = load_settings(args.params_file, args.weights_dir)
+    segmenter = create_backend(settings.backend, settings.backend_options)
+    bar = FrameProgressBar(args.in_bag.name)
     try:
-        stats = process_bag(
-            args.in_bag, args.out_bag, pipeline, args.topics, args.include_inputs,
-            args.storage, settings.overlay_alpha, args.limit, args.overwrite,
-            progress=_progress, warn=_warn)
+        stats = process_one_bag(
+            args.in_bag, args.out_bag, bag_pipeline(segmenter, settings), settings,
+            args.topics, args.include_inputs, args.storage, args.limit, args.overwrite,
+            progress=bar, warn=lambda text: bar.write(f'warning: {text}'))
     finally:
-        pipeline.segmenter.release()
-    print(file=sys.stderr)
+        bar.close()
+        segmenter.release()
     print(f'{stats.frames} frames in {stats.seconds:.1f} s ({stats.fps:.2f} frames/s), '
           f'{stats.skipped} skipped; wrote {args.out_bag}')
     for topic, count in sorted(stats.written.items()):
