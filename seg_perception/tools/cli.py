@@ -4,7 +4,7 @@ import argparse
 import sys
 from typing import List, Optional
 
-from seg_perception.tools import (bag_io, bench, drive, lifting_eval, make_bag,
+from seg_perception.tools import (bag_io, bench, drive, fleet, lifting_eval, make_bag,
                                   panoptic_eval, process_bag, render, replay, semantic_eval, soak,
                                   tracking_eval)
 
@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, module, text in (
             ('make-bag', make_bag, 'image folder or video -> rosbag2 of camera images'),
             ('process', process_bag, 'segment a bag offline (no DDS) into a bag of results'),
+            ('fleet', fleet, 'segment every bag under a folder on a Ray cluster (resumable)'),
             ('render', render, 'overlay video or PNG sequence of a result bag'),
             ('replay', replay, "publish a bag's camera topics into the ROS graph"),
             ('soak', soak, 'publish a fast camera into the node for minutes; RSS and latency')):

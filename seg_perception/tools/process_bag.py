@@ -103,6 +103,7 @@ def process_one_bag(in_bag: Path, out_bag: Path, pipeline, settings, topics=None
     partial = partial_path(out_bag)
     if partial.parent.exists():
         shutil.rmtree(partial.parent)
+    created = next((p for p in reversed(out_bag.parents) if not p.exists()), None)
     partial.parent.mkdir(parents=True)
     try:
         stats = process_bag(in_bag, partial, pipeline, topics, include_inputs,
@@ -111,6 +112,10 @@ def process_one_bag(in_bag: Path, out_bag: Path, pipeline, settings, topics=None
         if out_bag.exists():
             shutil.rmtree(out_bag)
         os.replace(partial, out_bag)
+    except BaseException:
+        if created is not None and not any(p.is_file() for p in created.rglob('*')):
+            shutil.rmtree(created, ignore_errors=True)  # only the empty folders made here
+        raise
     finally:
         shutil.rmtree(partial.parent, ignore_errors=True)
     return stats
