@@ -8,6 +8,7 @@ import json
 import os
 from pathlib import Path
 import shutil
+import time
 
 from bag_damage import drop_message_counts, make_small_bag, small_frames, truncate
 import numpy as np
@@ -44,6 +45,20 @@ def _process_tree(root: int) -> dict:
                     if (Path('/proc') / str(pid)).exists() else '?'
                 frontier.append(pid)
     return found
+
+
+def left_running(pids, grace_s: float = 20.0) -> dict:
+    """Return {pid: name} of ``pids`` still running after up to ``grace_s`` seconds.
+
+    ``ray.shutdown()`` stops the GCS server and the raylet; their worker and agent processes
+    notice and exit on their own a moment later (longer on a loaded machine).
+    """
+    deadline = time.monotonic() + grace_s
+    while True:
+        running = {pid: name for pid, name in pids.items() if alive(pid)}
+        if not running or time.monotonic() > deadline:
+            return running
+        time.sleep(0.2)
 
 
 def alive(pid: int) -> bool:
@@ -176,7 +191,7 @@ def test_fleet_two_workers_isolate_failures_and_resume(tmp_path, fleet_in, small
                         show_progress=False, on_cluster_started=record_cluster)
     # Ray ran (a GCS server and a raylet were children of this process) and is gone again
     assert {'gcs_server', 'raylet'} <= set(cluster.values()), cluster
-    assert not [pid for pid in cluster if alive(pid)], 'Ray processes left running'
+    assert not left_running(cluster), 'Ray processes left running'
     assert len(set(summary.worker_ids)) == summary.workers == 2
 
     assert (summary.bags, summary.processed, summary.skipped) == (5, 3, 0)
@@ -245,3 +260,23 @@ def test_fleet_replaces_a_dead_worker_and_retries_its_bag(tmp_path, fleet_in, sm
     assert manifest['day1/cam_a']['attempts'] == 2 and manifest['day1/cam_b']['attempts'] == 1
     assert manifest['day1/cam_a']['worker'] not in summary.worker_ids  # the replacement did it
     assert len(semantic_stamps(out / 'day1' / 'cam_a')[0]) == 3
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_fleet_workers_that_cannot_load_the_model_end_the_run(tmp_path, fleet_in, capsys):
+    """No weights and no download: one line, exit 2, no manifest record, Ray stopped."""
+    params = tmp_path / 'no_weights.yaml'
+    params.write_text('/**:\n  ros__parameters:\n    input_width: 256\n    input_height: 128\n'
+                      '    device: cpu\n    allow_download: false\n')
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    inputs = copy_inputs(fleet_in, tmp_path / 'in', GOOD[:1])
+    assert cli.main(['fleet', str(inputs), str(tmp_path / 'out'), '--params-file', str(params),
+                     '--weights-dir', str(empty), '--workers', '2']) == 2
+    err = capsys.readouterr().err
+    assert 'Traceback' not in err
+    assert err.strip().splitlines()[-1].startswith(
+        'seg-perception fleet: error: the workers could not load the model: ')
+    assert json.loads((tmp_path / 'out' / 'manifest.json').read_text())['bags'] == {}
+    assert not left_running(_process_tree(os.getpid()), grace_s=20.0)

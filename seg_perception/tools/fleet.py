@@ -26,9 +26,10 @@ from typing import Callable, Dict, List, Optional
 from tqdm import tqdm
 
 from seg_perception.tools import paths
-from seg_perception.tools.fleet_inputs import BagJob, camera_frames, plan_jobs
+from seg_perception.tools.fleet_inputs import camera_frames, plan_jobs
 from seg_perception.tools.fleet_manifest import BagRecord, Manifest, settings_digest
 from seg_perception.tools.fleet_worker import CRASH_ENV
+from seg_perception.tools.process_bag import load_settings
 
 
 @dataclass
@@ -125,6 +126,7 @@ def run_fleet(in_dir: Path, out_dir: Path, params_file: Path, weights_dir: str =
         raise ValueError('--workers must be >= 1 and --gpus/cpus-per-worker >= 0')
     if not Path(params_file).is_file():
         raise FileNotFoundError(f'parameter file {params_file} does not exist')
+    load_settings(params_file, weights_dir)  # a bad parameter fails here, before Ray starts
     start = time.perf_counter()
     out_dir = Path(out_dir)
     jobs = plan_jobs(in_dir, out_dir)
@@ -210,13 +212,17 @@ def summary_text(summary: FleetSummary, jobs_out: Path) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``seg-perception fleet``; 0 when no bag failed, 1 otherwise."""
-    summary = run_fleet(args.in_dir, args.out_dir, args.params_file, args.weights_dir,
-                        args.workers, args.address, args.gpus_per_worker, args.cpus_per_worker)
+    """Run ``seg-perception fleet``; 0 when no bag failed, 1 otherwise (2: nothing could run)."""
+    from seg_perception.tools.fleet_ray import WorkerStartError
+
+    try:
+        summary = run_fleet(args.in_dir, args.out_dir, args.params_file, args.weights_dir,
+                            args.workers, args.address, args.gpus_per_worker,
+                            args.cpus_per_worker)
+    except WorkerStartError as error:
+        print(f'seg-perception fleet: error: {error}', file=sys.stderr)
+        return 2
     print(summary_text(summary, args.out_dir))
     if args.json:
         print(json.dumps(summary.as_dict()))
     return 1 if summary.failed else 0
-
-
-__all__ = ['BagJob', 'FleetSummary', 'add_arguments', 'run', 'run_fleet', 'summary_text']

@@ -53,6 +53,12 @@ def init_ray(address: Optional[str], num_cpus: int, object_store_mb: int = 256):
     return ray
 
 
+def last_line(error: BaseException) -> str:
+    """Return the last non-empty line of an error's text (a remote error's own message)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[-1] if lines else type(error).__name__
+
+
 def _failed_record(job: BagJob, digest: str, attempt: int, error: str) -> BagRecord:
     return BagRecord(bag=job.bag, output=None, input_fingerprint=job.fingerprint,
                      settings_digest=digest, attempts=attempt, finished=utc_now(), error=error)
@@ -92,7 +98,8 @@ def run_jobs(ray, jobs: List[BagJob], frames: Dict[str, int], digest: str, worke
     try:
         identities = ray.get([actor.ready.remote() for actor in actors])
     except RayError as error:
-        raise WorkerStartError(f'the workers could not load the model: {error}') from error
+        raise WorkerStartError(f'the workers could not load the model: {last_line(error)}') \
+            from error
     on_ready(identities)
     queue = deque((job, 1) for job in sorted(jobs, key=lambda j: (-frames.get(j.bag, 0), j.bag)))
     idle, running = list(actors), {}
@@ -112,7 +119,7 @@ def run_jobs(ray, jobs: List[BagJob], frames: Dict[str, int], digest: str, worke
                 ray.kill(actor)
                 replacement = remote.remote(**worker_args)
                 idle.append(replacement)
-                reason = str(error).strip().splitlines()[0] if str(error).strip() else 'died'
+                reason = last_line(error)
                 if attempt < MAX_ATTEMPTS:
                     on_event(f'worker died while processing {job.bag} ({reason}); replaced, '
                              'retrying the bag')
@@ -123,7 +130,8 @@ def run_jobs(ray, jobs: List[BagJob], frames: Dict[str, int], digest: str, worke
             except RayError as error:  # a task error that is not a death: record, go on
                 idle.append(actor)
                 record = _failed_record(job, digest, attempt,
-                                        f'worker error: {type(error).__name__}: {error}')
+                                        f'worker error: {type(error).__name__}: '
+                                        f'{last_line(error)}')
             finished_frames += frames.get(job.bag, 0)
             finished_bags += 1
             on_record(record)

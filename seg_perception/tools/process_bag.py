@@ -4,7 +4,10 @@ Runs the node's pipeline (backend and tracker from the parameter file) on every 
 CompressedImage topic of IN_BAG (or those of --topics) and writes, per camera, every output topic
 of the contract under <camera namespace>/segmentation/: semantic, instances, detections,
 markers, overlay, and label_info once. Each output copies the input's header and is written at
-the input's bag time. A frame that cannot be read is skipped with a warning.
+the input's bag time. A frame that cannot be read is skipped with a warning; a damaged bag
+(broken metadata, a truncated or corrupt storage file) ends the run with one line naming it and
+exit code 1. OUT_BAG is written under a temporary name and renamed when complete; a progress bar
+shows frames, frames/s and the ETA.
 """
 
 import argparse
