@@ -130,6 +130,22 @@ def test_find_bags_and_plan_mirror_the_layout(tmp_path, fleet_in):
         plan_jobs(inside, tmp_path / 'o2')
 
 
+def test_fleet_usage_errors_exit_2_before_ray_starts(tmp_path, small_params, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(['fleet', '--help'])
+    assert exit_info.value.code == 0 and '--gpus-per-worker' in capsys.readouterr().out
+    (tmp_path / 'empty').mkdir()
+    for in_dir, reason in ((tmp_path / 'missing', 'does not exist'),
+                           (tmp_path / 'empty', 'no bag')):
+        assert cli.main(['fleet', str(in_dir), str(tmp_path / 'out'),
+                         '--params-file', str(small_params)]) == 2
+        assert reason in capsys.readouterr().err
+    assert cli.main(['fleet', str(tmp_path / 'empty'), str(tmp_path / 'out'),
+                     '--params-file', str(small_params), '--workers', '0']) == 2
+    assert '--workers must be >= 1' in capsys.readouterr().err
+    assert not {'raylet', 'gcs_server'} & set(_process_tree(os.getpid()).values())
+
+
 def test_manifest_resume_rules(tmp_path, fleet_in, small_params):
     inputs = copy_inputs(fleet_in, tmp_path / 'in', GOOD[:1])
     job = plan_jobs(inputs, tmp_path / 'out')[0]

@@ -115,7 +115,7 @@ def run_fleet(in_dir: Path, out_dir: Path, params_file: Path, weights_dir: str =
         on_cluster_started: called once Ray is up (tests record the cluster's processes).
 
     Raises:
-        FileNotFoundError: ``in_dir`` or ``params_file`` does not exist.
+        FileNotFoundError: ``in_dir`` or ``params_file`` does not exist, or no bag is found.
         ValueError: bad numbers, two bags with one output, or a foreign manifest.json.
         WorkerStartError: the workers could not load the model.
 
@@ -130,6 +130,9 @@ def run_fleet(in_dir: Path, out_dir: Path, params_file: Path, weights_dir: str =
     start = time.perf_counter()
     out_dir = Path(out_dir)
     jobs = plan_jobs(in_dir, out_dir)
+    if not jobs:
+        raise FileNotFoundError(f'no bag (a folder with metadata.yaml, or a .mcap file) under '
+                                f'{in_dir}')
     manifest = Manifest(out_dir)
     digest = settings_digest(params_file, weights_dir)
     todo = [job for job in jobs if not manifest.is_complete(job, digest)]
