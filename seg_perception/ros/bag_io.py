@@ -13,7 +13,7 @@ from typing import Dict, List, Optional
 import numpy as np
 from rosbags.interfaces import (Qos, QosDurability, QosHistory, QosLiveliness, QosReliability,
                                 QosTime)
-from rosbags.rosbag2 import Reader, StoragePlugin, Writer
+from rosbags.rosbag2 import Reader, ReaderError, StoragePlugin, Writer
 from rosbags.typesys import get_types_from_msg, get_typestore, Stores
 
 from seg_perception import paths
@@ -32,6 +32,22 @@ CAMERA_INFO_TYPE = 'sensor_msgs/msg/CameraInfo'
 
 class BagError(ValueError):
     """A bag that cannot be opened or lacks what was asked of it."""
+
+
+class BagReadError(BagError):
+    """A bag that exists but cannot be read: broken metadata, a corrupt or truncated file.
+
+    The message names the bag and the reason, e.g. ``runs/a: database disk image is malformed``.
+    """
+
+
+#: What a damaged bag makes the reader raise. Any exception from inside the reader's own code
+#: (rosbags, its sqlite3 / apsw and mcap decoders) counts: seen on truncated and scribbled
+#: bags were ReaderError, apsw.CorruptError, OverflowError, struct.error and KeyError.
+READ_ERRORS = (Exception,)
+
+#: Suffixes of single-file bags that ``open_reader`` accepts without a metadata.yaml.
+SINGLE_FILE_SUFFIXES = ('.mcap', '.db3')
 
 
 def vision_msgs_dirs() -> List[Path]:
@@ -89,24 +105,81 @@ def storage_plugin(storage: str) -> StoragePlugin:
 
 
 def bag_storage(path: Path) -> str:
-    """Return the storage format (``'sqlite3'`` or ``'mcap'``) of an existing bag folder."""
+    """Return the storage format (``'sqlite3'`` or ``'mcap'``) of a bag folder or bag file."""
     path = Path(path)
+    if path.is_file():
+        return 'mcap' if path.suffix == '.mcap' else 'sqlite3'
     if any(path.glob('*.mcap')):
         return 'mcap'
     return 'sqlite3'
 
 
+def read_error(path: Path, error: BaseException) -> BagReadError:
+    """Return a ``BagReadError`` naming the bag and the reason of a reader exception."""
+    reason = str(error).strip() or type(error).__name__
+    if not isinstance(error, ReaderError) and 'malformed' not in reason:
+        reason = f'truncated or corrupt data ({type(error).__name__}: {reason})'
+    return BagReadError(f'{path}: {reason}')
+
+
+class CheckedReader(Reader):
+    """A rosbags ``Reader`` whose read failures are ``BagReadError`` naming the bag.
+
+    Opening (metadata, storage headers) and iterating ``messages()`` are checked; exceptions
+    raised by the caller's own code between two messages are left alone.
+    """
+
+    def open(self) -> None:
+        """Open the bag; raise ``BagReadError`` when its metadata or storage is damaged."""
+        try:
+            super().open()
+        except READ_ERRORS as error:
+            raise read_error(self.path, error) from error
+
+    def messages(self, connections=(), start=None, stop=None):
+        """Yield ``(connection, bag time ns, raw CDR bytes)`` as ``Reader.messages`` does.
+
+        Raises:
+            BagReadError: a storage file is corrupt or truncated: a read failed, or a full
+                read (no ``start`` / ``stop``) gave fewer messages than the bag announces.
+
+        """
+        expected = sum(c.msgcount for c in (connections or self.connections))
+        count = 0
+        try:
+            for item in super().messages(connections, start, stop):
+                count += 1
+                yield item
+        except READ_ERRORS as error:
+            raise read_error(self.path, error) from error
+        if start is None and stop is None and count < expected:
+            raise BagReadError(f'{self.path}: its metadata announces {expected} messages but '
+                               f'only {count} could be read (truncated or corrupt)')
+
+
+def is_bag(path: Path) -> bool:
+    """Whether ``path`` is a rosbag2 folder (has metadata.yaml) or a single .mcap/.db3 file."""
+    path = Path(path)
+    if path.is_dir():
+        return (path / 'metadata.yaml').is_file()
+    return path.is_file() and path.suffix in SINGLE_FILE_SUFFIXES
+
+
 def open_reader(path: Path) -> Reader:
-    """Open a rosbag2 folder for reading (call ``.open()`` or use it as a context manager).
+    """Open a bag for reading (call ``.open()`` or use it as a context manager).
+
+    Args:
+        path: a rosbag2 folder (with ``metadata.yaml``) or a single ``.mcap`` / ``.db3`` file.
 
     Raises:
-        BagError: the path is not a rosbag2 folder (no ``metadata.yaml``).
+        BagError: the path is neither.
+        BagReadError: (on ``open()`` or while reading messages) the bag is damaged.
 
     """
     path = Path(path)
-    if not path.is_dir() or not (path / 'metadata.yaml').is_file():
-        raise BagError(f'{path} is not a rosbag2 folder (no metadata.yaml)')
-    return Reader(path)
+    if not is_bag(path):
+        raise BagError(f'{path} is not a rosbag2 folder (no metadata.yaml) or .mcap file')
+    return CheckedReader(path)
 
 
 def open_writer(path: Path, storage: str, overwrite: bool = False) -> Writer:

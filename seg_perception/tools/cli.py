@@ -4,9 +4,9 @@ import argparse
 import sys
 from typing import List, Optional
 
-from seg_perception.tools import (bench, drive, lifting_eval, make_bag, panoptic_eval,
-                                  process_bag, render, replay, semantic_eval, soak,
-                                  tracking_eval)
+from seg_perception.ros import bag_io
+from seg_perception.tools import (bench, drive, fleet, lifting_eval, make_bag, panoptic_eval,
+                                  process_bag, render, replay, semantic_eval, soak, tracking_eval)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, module, text in (
             ('make-bag', make_bag, 'image folder or video -> rosbag2 of camera images'),
             ('process', process_bag, 'segment a bag offline (no DDS) into a bag of results'),
+            ('fleet', fleet, 'segment every bag under a folder on a Ray cluster (resumable)'),
             ('render', render, 'overlay video or PNG sequence of a result bag'),
             ('replay', replay, "publish a bag's camera topics into the ROS graph"),
             ('soak', soak, 'publish a fast camera into the node for minutes; RSS and latency')):
@@ -70,6 +71,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
+    except bag_io.BagReadError as error:  # a damaged input: one line, exit 1 (not a usage error)
+        print(f'seg-perception {args.command}: error: {error}', file=sys.stderr)
+        return 1
     except (FileNotFoundError, ValueError) as error:
         print(f'seg-perception {args.command}: error: {error}', file=sys.stderr)
         return 2

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from seg_perception import label_sets, taxonomy
-from seg_perception.ros import result_bag as result_bag_io
+from seg_perception.ros import bag_io, result_bag as result_bag_io
 
 CAMVID_CLASSES = ('Sky', 'Building', 'Pole', 'Road', 'Pavement', 'Tree', 'SignSymbol', 'Fence',
                   'Car', 'Pedestrian', 'Bicyclist')
@@ -216,7 +216,7 @@ def evaluate_semantic(pred: Path, gt_dir: Path, data_format: str,
     """
     pred, gt_dir = Path(pred), Path(gt_dir)
     names, canonical_to_index, files = _ground_truth(gt_dir, data_format)
-    if (pred / 'metadata.yaml').is_file():
+    if bag_io.is_bag(pred):
         pairs = _match_bag_predictions(pred, files, namespace)
     else:
         pairs = _match_prediction_files(pred, files, data_format)
