@@ -11,7 +11,7 @@ from seg_perception.structures import TrackedObject
 #: A box (x_min, y_min, x_max, y_max) in float pixels and the text drawn above it.
 BoxLabel = Tuple[Tuple[float, float, float, float], str]
 
-# cv2.LUT on a 3-channel image: 17 ms at 1080p where numpy fancy indexing took 108 ms.
+# cv2.LUT on a 3-channel image: several times faster than numpy fancy indexing.
 _PALETTE_LUT = taxonomy.palette().reshape(256, 1, 3)
 
 

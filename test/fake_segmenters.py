@@ -7,7 +7,7 @@ import torch
 
 from seg_perception import taxonomy
 from seg_perception.backends.base import Segmenter
-from seg_perception.instances import panoptic_from_semantic
+from seg_perception.components import panoptic_from_semantic
 
 CAR = taxonomy.class_id('car')
 ROAD = taxonomy.class_id('road')

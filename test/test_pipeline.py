@@ -6,7 +6,7 @@ import numpy as np
 
 from seg_perception import taxonomy
 from seg_perception.backends.base import Segmenter
-from seg_perception.instances import panoptic_from_semantic
+from seg_perception.components import panoptic_from_semantic
 from seg_perception.pipeline import instance_value, MAX_INSTANCE_VALUE, Pipeline
 from seg_perception.structures import Frame, PanopticResult, Segment
 

@@ -15,7 +15,7 @@ from seg_perception.backends.base import (BackendError, BackendOptions, network_
                                           resized_batch, Segmenter)
 from seg_perception.backends.espnetv2_net import ESPNetv2Segmentation, INPUT_DIVISOR
 from seg_perception.backends.torch_device import select_device
-from seg_perception.instances import panoptic_from_semantic
+from seg_perception.components import panoptic_from_semantic
 from seg_perception.structures import PanopticResult
 from seg_perception.weights import resolve_weights, WeightsError, WeightsSpec
 

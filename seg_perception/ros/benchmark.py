@@ -10,7 +10,7 @@ from sensor_msgs.msg import Image
 import torch
 
 from seg_perception.backends.espnetv2 import ESPNetv2Backend
-from seg_perception.instances import panoptic_from_semantic
+from seg_perception.components import panoptic_from_semantic
 from seg_perception.overlay import object_labels, render_overlay
 from seg_perception.pipeline import Pipeline
 from seg_perception.ros.conversions import array_to_image_msg, image_msg_to_rgb

@@ -3,7 +3,7 @@
 import numpy as np
 
 from seg_perception import taxonomy
-from seg_perception.instances import panoptic_from_semantic
+from seg_perception.components import panoptic_from_semantic
 
 CAR = taxonomy.class_id('car')
 PERSON = taxonomy.class_id('person')
