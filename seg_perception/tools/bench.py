@@ -7,8 +7,8 @@ import tempfile
 from typing import Dict, List
 
 
-from seg_perception import paths
-from seg_perception.tools.harness import machine_description, sample_frame
+from seg_perception.tools.harness import (add_settings_arguments, machine_description,
+                                          sample_frame)
 
 
 #: Benchmark sections run by default, in order.
@@ -19,9 +19,7 @@ OPTIONAL_SECTIONS = ('multicamera',)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``seg-perception bench``."""
-    default_weights = paths.sample_path('weights', 'espnetv2_edgenets')
-    parser.add_argument('--weights-dir', default=str(default_weights or ''),
-                        help=f'folder holding the checkpoint (default: {default_weights})')
+    add_settings_arguments(parser)
     parser.add_argument('--device', default='cpu', help='auto, cpu, cuda or cuda:N')
     parser.add_argument('--repeats', type=int, default=5, help='timed runs per stage')
     parser.add_argument('--sections', nargs='+', choices=SECTIONS + OPTIONAL_SECTIONS,
@@ -32,8 +30,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='multicamera: camera counts to measure (default: 1 2 4)')
     parser.add_argument('--camera-seconds', type=float, default=30.0,
                         help='multicamera: seconds of publishing per configuration')
-    parser.add_argument('--params-file', type=Path, default=paths.default_config(),
-                        help='multicamera: node parameter file (default: config/default.yaml)')
     parser.add_argument('--backends', nargs='*', metavar='NAME', default=None,
                         help='instead: time the model backends with random weights at '
                         '--backend-size (default: torchvision transformers detectron2)')

@@ -25,10 +25,10 @@ from typing import Callable, Dict, List, Optional
 
 from tqdm import tqdm
 
-from seg_perception import paths
 from seg_perception.tools.fleet_inputs import camera_frames, plan_jobs
 from seg_perception.tools.fleet_manifest import BagRecord, Manifest, settings_digest
 from seg_perception.tools.fleet_worker import CRASH_ENV
+from seg_perception.tools.harness import add_settings_arguments
 from seg_perception.tools.process_bag import load_settings
 
 
@@ -81,14 +81,9 @@ class FleetSummary:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``seg-perception fleet``."""
-    default_weights = paths.sample_path('weights', 'espnetv2_edgenets')
     parser.add_argument('in_dir', type=Path, help='folder searched for bags')
     parser.add_argument('out_dir', type=Path, help='folder of result bags and manifest.json')
-    parser.add_argument('--params-file', type=Path, default=paths.default_config(),
-                        help='node parameter file (default: config/default.yaml)')
-    parser.add_argument('--weights-dir', default=str(default_weights or ''),
-                        help='folder holding the checkpoint, seen by every worker '
-                             f'(default: {default_weights})')
+    add_settings_arguments(parser)
     parser.add_argument('--workers', type=int, default=1,
                         help='Ray actors, each with its own model replica (default 1)')
     parser.add_argument('--address', default=None,

@@ -4,6 +4,7 @@ The commands (drive, soak, bench, multi-camera bench) use each other's helpers o
 module, so that no command imports another.
 """
 
+import argparse
 import contextlib
 import os
 from pathlib import Path
@@ -19,6 +20,28 @@ import numpy as np
 
 from seg_perception import paths
 from seg_perception.tools.image_source import read_rgb
+
+
+def default_weights_dirs() -> str:
+    """Return every folder of the sample data's ``weights/``, ':'-separated ('' without data).
+
+    The backends look for their checkpoint files by name in each folder, so one value serves
+    every configuration (ESPNetv2, TwinLiteNet, YOLOX, ...).
+    """
+    root = paths.sample_path('weights')
+    if root is None:
+        return ''
+    return ':'.join(str(folder) for folder in sorted(root.iterdir()) if folder.is_dir())
+
+
+def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--params-file`` and ``--weights-dir``: how every command gets the node's settings."""
+    parser.add_argument('--params-file', type=Path, default=paths.default_config(),
+                        help='node parameter file (default: config/default.yaml)')
+    parser.add_argument('--weights-dir', default=default_weights_dirs(),
+                        help="folders holding the checkpoints (':'-separated); overrides "
+                             "weights_dir of the file (default: the sample data's weights "
+                             'folders, when present)')
 
 
 def node_command(params_file: Path, image_topic, weights_dir: str = '',

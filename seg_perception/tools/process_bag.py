@@ -19,20 +19,15 @@ from typing import Callable, Optional
 
 from tqdm import tqdm
 
-from seg_perception import paths
 from seg_perception.ros import bag_io
+from seg_perception.tools.harness import add_settings_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``seg-perception process``."""
-    default_weights = paths.sample_path('weights', 'espnetv2_edgenets')
     parser.add_argument('in_bag', type=Path, help='input rosbag2 folder (sqlite3 or mcap)')
     parser.add_argument('out_bag', type=Path, help='rosbag2 folder to create')
-    parser.add_argument('--params-file', type=Path, default=paths.default_config(),
-                        help='node parameter file (default: config/default.yaml)')
-    parser.add_argument('--weights-dir', default=str(default_weights or ''),
-                        help='folder holding the checkpoint; overrides weights_dir of the file '
-                             f'(default: {default_weights})')
+    add_settings_arguments(parser)
     parser.add_argument('--topics', nargs='+', default=None, metavar='TOPIC',
                         help='camera topics to process (default: every image topic)')
     parser.add_argument('--include-inputs', action='store_true',

@@ -17,9 +17,8 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from seg_perception import paths
-from seg_perception.tools.harness import (node_and_driver, node_command, process_rss_mb,
-                                          sample_frame)
+from seg_perception.tools.harness import (add_settings_arguments, node_and_driver,
+                                          node_command, process_rss_mb, sample_frame)
 
 
 @dataclass
@@ -107,17 +106,13 @@ def soak(driver, pid: int, rgb: np.ndarray, rate_hz: float, duration_s: float,
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``seg-perception soak``."""
-    default_weights = paths.sample_path('weights', 'espnetv2_edgenets')
     parser.add_argument('--duration', type=float, default=300.0, help='seconds to publish')
     parser.add_argument('--rate', type=float, default=30.0, help='camera rate, Hz')
     parser.add_argument('--window', type=float, default=60.0,
                         help='seconds at the start and at the end that are summarised')
     parser.add_argument('--width', type=int, default=1280, help='image width, pixels')
     parser.add_argument('--height', type=int, default=720, help='image height, pixels')
-    parser.add_argument('--params-file', type=Path, default=paths.default_config(),
-                        help='node parameter file (default: config/default.yaml)')
-    parser.add_argument('--weights-dir', default=str(default_weights or ''),
-                        help=f'folder holding the checkpoint (default: {default_weights})')
+    add_settings_arguments(parser)
     parser.add_argument('--out', type=Path, default=Path('soak_out'),
                         help='folder for the node log (default: soak_out)')
     parser.add_argument('--json', action='store_true',
