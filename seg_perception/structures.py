@@ -6,7 +6,7 @@ pixels in that grid. Stamps are integer nanoseconds copied from the input header
 """
 
 from dataclasses import dataclass, field
-from typing import Dict, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -72,12 +72,16 @@ class PanopticResult:
             backend's working resolution, which may differ from the input image's.
         instance_map: (h, w) int32; 0 = no instance, k = ``segments[i].segment_id == k``.
         segments: the thing instances; boxes are already in input-image pixels.
+        lanes: lane lines (``seg_perception.lanes.LaneLine``, input-image pixels) of a backend
+            that finds them directly; None when it does not (they are then grouped from the
+            ``lane_marking`` pixels).
 
     """
 
     semantic: np.ndarray
     instance_map: np.ndarray
     segments: Tuple[Segment, ...] = ()
+    lanes: Optional[Tuple[Any, ...]] = None
 
     def __post_init__(self):
         if self.semantic.shape != self.instance_map.shape:
@@ -116,6 +120,8 @@ class FrameResult:
         objects: one entry per tracked thing visible in this frame.
         timings_ms: wall-clock time per pipeline stage, milliseconds.
         warnings: things worth a logged warning (e.g. the tracker reset on a stamp going back).
+        lanes: tracked lane lines (``seg_perception.lanes.LaneLine``, input pixels, ids from the
+            camera's lane tracker; no ground points: those need the camera model).
 
     """
 
@@ -125,3 +131,4 @@ class FrameResult:
     objects: Tuple[TrackedObject, ...] = ()
     timings_ms: Dict[str, float] = field(default_factory=dict)
     warnings: Tuple[str, ...] = ()
+    lanes: Tuple[Any, ...] = ()

@@ -4,8 +4,15 @@ from lane_scenes import lane_camera, paint_lanes
 import numpy as np
 import pytest
 
-from seg_perception.lanes import (group_lane_pixels, LaneExtractor, LaneLine, lanes_on_ground,
-                                  LaneTracker)
+from seg_perception import taxonomy
+from seg_perception.backends.base import Segmenter
+from seg_perception.lanes.extractor import LaneExtractor
+from seg_perception.lanes.ground import lanes_on_ground
+from seg_perception.lanes.grouping import group_lane_pixels
+from seg_perception.lanes.structures import LaneLine
+from seg_perception.lanes.tracker import LaneTracker
+from seg_perception.pipeline import Pipeline
+from seg_perception.structures import Frame, PanopticResult
 
 # (lateral offset m, curvature 1/m, dashed): ego boundaries solid, neighbours dashed.
 STRAIGHT = [(1.75, 0.0, False), (-1.75, 0.0, False), (5.25, 0.0, True), (-5.25, 0.0, True)]
@@ -83,3 +90,55 @@ def test_stop_lines_and_specks_are_not_lanes():
     assert group_lane_pixels(mask) == []
     with pytest.raises(ValueError):
         group_lane_pixels(np.zeros((2, 2, 2)))
+
+
+class _LanePainter(Segmenter):
+    """Road with the synthetic scene's lane lines painted as lane_marking, at half size."""
+
+    name = 'lane_painter'
+
+    def __init__(self, camera):
+        self.camera = camera
+        self.step = 0
+
+    @property
+    def class_ids(self):
+        return tuple(sorted((taxonomy.class_id('road'), taxonomy.class_id('lane_marking'))))
+
+    def segment(self, images):
+        results = []
+        for _ in images:
+            mask = paint_lanes(self.camera, STRAIGHT, forward_shift=2.0 * self.step)
+            self.step += 1
+            semantic = np.full(mask.shape, taxonomy.class_id('road'), dtype=np.uint8)
+            semantic[mask] = taxonomy.class_id('lane_marking')
+            semantic = semantic[::2, ::2].copy()
+            results.append(PanopticResult(semantic, np.zeros(semantic.shape, dtype=np.int32)))
+        return tuple(results)
+
+
+@pytest.mark.timeout(60)
+def test_pipeline_outputs_tracked_lanes_per_camera():
+    camera = lane_camera()
+    pipeline = Pipeline(_LanePainter(camera), _NoTracker)
+    image = np.zeros((camera.height, camera.width, 3), dtype=np.uint8)
+    ids = []
+    for step in range(3):
+        result = pipeline.process(Frame(image, stamp_ns=step, camera='/cam'))
+        assert len(result.lanes) == 4
+        assert 'lanes' in result.timings_ms
+        ids.append(sorted(line.lane_id for line in result.lanes))
+        # lines are in input pixels although the backend worked at half size
+        assert all(line.y_bottom == pytest.approx(camera.height) for line in result.lanes
+                   if line.side != 'other')
+    assert ids[0] == ids[1] == ids[2]
+    other = pipeline.process(Frame(image, stamp_ns=0, camera='/other'))
+    assert min(line.lane_id for line in other.lanes) == 1  # its own lane tracker
+
+
+class _NoTracker:
+    def update(self, segments, stamp_ns):
+        return tuple(0 for _ in segments)
+
+    def reset(self):
+        pass

@@ -57,18 +57,23 @@ class CompositeBackend(Segmenter):
         return tuple(self.compose(p, s) for p, s in zip(primaries, secondaries))
 
     def compose(self, primary: PanopticResult, secondary: PanopticResult) -> PanopticResult:
-        """Paint the secondary's ``paint_ids`` pixels over ``primary`` outside its instances."""
+        """Paint the secondary's ``paint_ids`` pixels over ``primary`` outside its instances.
+
+        Lane lines a backend found directly (``PanopticResult.lanes``) are the secondary's when
+        it has them, else the primary's.
+        """
         height, width = primary.semantic.shape
         painted = secondary.semantic
         if painted.shape != (height, width):
             painted = cv2.resize(painted, (width, height), interpolation=cv2.INTER_NEAREST_EXACT)
         mask = self._paint_table[painted] & (primary.instance_map == 0)
+        lanes = secondary.lanes if secondary.lanes is not None else primary.lanes
         if not mask.any():
-            return primary
+            return dataclasses.replace(primary, lanes=lanes)
         semantic = primary.semantic.copy()
         semantic[mask] = painted[mask]
         return PanopticResult(semantic=semantic, instance_map=primary.instance_map,
-                              segments=primary.segments)
+                              segments=primary.segments, lanes=lanes)
 
     def release(self) -> None:
         """Release both backends."""

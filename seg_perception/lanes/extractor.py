@@ -5,9 +5,8 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-from seg_perception.geometry.camera import CameraModel
-from seg_perception.lanes.ground import lift_lanes, mark_ego_sides
 from seg_perception.lanes.grouping import group_lane_pixels, LaneGroupingConfig
+from seg_perception.lanes.sides import mark_ego_sides
 from seg_perception.lanes.structures import LaneLine
 from seg_perception.lanes.tracker import LaneTracker, LaneTrackerConfig
 
@@ -46,9 +45,3 @@ class LaneExtractor:
                 lane_mask, image_size, self.config.grouping)
         tracked = self.tracker.update(list(lines), image_size)
         return tuple(mark_ego_sides(tracked, image_size[1]))
-
-
-def lanes_on_ground(camera: CameraModel, lines: Sequence[LaneLine],
-                    ground_z: float = 0.0) -> Tuple[LaneLine, ...]:
-    """Return lines with ground points in ``base`` and ego sides from them (see ``ground``)."""
-    return tuple(lift_lanes(camera, lines, ground_z))
