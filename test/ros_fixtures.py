@@ -8,7 +8,7 @@ from pathlib import Path
 import random
 
 from seg_perception.tools.drive import node_command, start_node, stop_node
-from seg_perception.tools.paths import repo_root
+from seg_perception.tools.paths import repo_root, sample_path
 
 
 def use_private_domain() -> int:
@@ -23,6 +23,9 @@ class RunningNode:
 
     def __init__(self, topics, weights_dir: str, log_path: Path, extra=()):
         params = repo_root() / 'config' / 'default.yaml'
+        lanes = sample_path('weights', 'twinlitenet')  # the default backend's lane model
+        if lanes is not None:
+            weights_dir = f'{weights_dir}:{lanes}'
         command = node_command(params, topics[0], weights_dir, list(extra))
         topic_list = ','.join(topics)
         command = [c if not c.startswith('image_topics:=') else f'image_topics:=[{topic_list}]'
