@@ -3,7 +3,10 @@
 import cv2
 import numpy as np
 
+from seg_perception import taxonomy
+from seg_perception.backends.base import Segmenter
 from seg_perception.geometry.camera import CameraModel, pose_matrix
+from seg_perception.structures import PanopticResult
 
 
 def lane_camera(width=640, height=360, pitch=0.03, camera_height=1.5):
@@ -42,3 +45,29 @@ def paint_lanes(camera, lanes, forward_shift=0.0, lateral_shift=0.0, paint_width
             if valid.all():
                 cv2.fillPoly(mask, [np.round(uv * 8).astype(np.int32)], 1, cv2.LINE_8, 3)
     return mask.astype(bool)
+
+
+class LanePainter(Segmenter):
+    """Road with painted lane lines as lane_marking, at half size; the dashes move each frame."""
+
+    name = 'lane_painter'
+
+    def __init__(self, camera, lanes):
+        self.camera = camera
+        self.lanes = lanes
+        self.step = 0
+
+    @property
+    def class_ids(self):
+        return tuple(sorted((taxonomy.class_id('road'), taxonomy.class_id('lane_marking'))))
+
+    def segment(self, images):
+        results = []
+        for _ in images:
+            mask = paint_lanes(self.camera, self.lanes, forward_shift=2.0 * self.step)
+            self.step += 1
+            semantic = np.full(mask.shape, taxonomy.class_id('road'), dtype=np.uint8)
+            semantic[mask] = taxonomy.class_id('lane_marking')
+            semantic = semantic[::2, ::2].copy()
+            results.append(PanopticResult(semantic, np.zeros(semantic.shape, dtype=np.int32)))
+        return tuple(results)

@@ -1,18 +1,16 @@
 """Lane lines from lane pixels: grouping, style, ground positions, ego sides and stable ids."""
 
-from lane_scenes import lane_camera, paint_lanes
+from lane_scenes import lane_camera, LanePainter, paint_lanes
 import numpy as np
 import pytest
 
-from seg_perception import taxonomy
-from seg_perception.backends.base import Segmenter
 from seg_perception.lanes.extractor import LaneExtractor
 from seg_perception.lanes.ground import lanes_on_ground
 from seg_perception.lanes.grouping import group_lane_pixels
 from seg_perception.lanes.structures import LaneLine
 from seg_perception.lanes.tracker import LaneTracker
 from seg_perception.pipeline import Pipeline
-from seg_perception.structures import Frame, PanopticResult
+from seg_perception.structures import Frame
 
 # (lateral offset m, curvature 1/m, dashed): ego boundaries solid, neighbours dashed.
 STRAIGHT = [(1.75, 0.0, False), (-1.75, 0.0, False), (5.25, 0.0, True), (-5.25, 0.0, True)]
@@ -92,35 +90,10 @@ def test_stop_lines_and_specks_are_not_lanes():
         group_lane_pixels(np.zeros((2, 2, 2)))
 
 
-class _LanePainter(Segmenter):
-    """Road with the synthetic scene's lane lines painted as lane_marking, at half size."""
-
-    name = 'lane_painter'
-
-    def __init__(self, camera):
-        self.camera = camera
-        self.step = 0
-
-    @property
-    def class_ids(self):
-        return tuple(sorted((taxonomy.class_id('road'), taxonomy.class_id('lane_marking'))))
-
-    def segment(self, images):
-        results = []
-        for _ in images:
-            mask = paint_lanes(self.camera, STRAIGHT, forward_shift=2.0 * self.step)
-            self.step += 1
-            semantic = np.full(mask.shape, taxonomy.class_id('road'), dtype=np.uint8)
-            semantic[mask] = taxonomy.class_id('lane_marking')
-            semantic = semantic[::2, ::2].copy()
-            results.append(PanopticResult(semantic, np.zeros(semantic.shape, dtype=np.int32)))
-        return tuple(results)
-
-
 @pytest.mark.timeout(60)
 def test_pipeline_outputs_tracked_lanes_per_camera():
     camera = lane_camera()
-    pipeline = Pipeline(_LanePainter(camera), _NoTracker)
+    pipeline = Pipeline(LanePainter(camera, STRAIGHT), _NoTracker)
     image = np.zeros((camera.height, camera.width, 3), dtype=np.uint8)
     ids = []
     for step in range(3):

@@ -16,6 +16,7 @@ from sensor_msgs.msg import CompressedImage, Image
 from seg_perception import topics
 from seg_perception.pipeline import Pipeline
 from seg_perception.ros.frame_io import frame_from_msg, result_messages
+from seg_perception.ros.lane_messages import lanes_available
 from seg_perception.ros.messages import label_info_msg
 from seg_perception.tools import bag_io
 
@@ -28,6 +29,8 @@ OUTPUT_TYPES = {
     'markers': 'visualization_msgs/msg/MarkerArray',
     'label_info': 'vision_msgs/msg/LabelInfo',
 }
+#: The lane lines, written when seg_perception_msgs is built (``lane_messages``).
+LANES_TYPE = 'seg_perception_msgs/msg/LaneArray'
 
 
 @dataclass
@@ -63,8 +66,16 @@ class _Camera:
             name: writer.add_connection(
                 self.names[name], msgtype, typestore=store,
                 offered_qos_profiles=bag_io.offered_qos(latched=name == 'label_info'))
-            for name, msgtype in OUTPUT_TYPES.items()}
+            for name, msgtype in _output_types(store).items()}
         self.label_info_written = False
+
+
+def _output_types(store) -> Dict[str, str]:
+    """Return ``OUTPUT_TYPES``, plus ``lanes`` when its message type is known here."""
+    types = dict(OUTPUT_TYPES)
+    if lanes_available() and LANES_TYPE in store.types:
+        types['lanes'] = LANES_TYPE
+    return types
 
 
 def process_bag(in_bag: Path, out_bag: Path, pipeline: Pipeline,
@@ -164,4 +175,6 @@ def _outputs(camera: _Camera, header, result, pipeline: Pipeline, overlay_alpha:
                                                header.frame_id)
         camera.label_info_written = True
     outputs.update(result_messages(result, header, camera.namespace, overlay_alpha))
+    if 'lanes' not in camera.connections:
+        outputs.pop('lanes', None)
     return outputs

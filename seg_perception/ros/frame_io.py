@@ -1,12 +1,13 @@
 """Camera message in, output messages out: the conversions the node and bag processing share."""
 
-from typing import Dict, Optional
+from typing import Dict, Optional, Sequence
 
 from std_msgs.msg import Header
 
 from seg_perception.overlay import render_overlay
 from seg_perception.ros.conversions import (array_to_image_msg, compressed_msg_to_rgb,
                                             image_msg_to_rgb)
+from seg_perception.ros.lane_messages import lane_markers, lanes_available, lanes_msg
 from seg_perception.ros.messages import detections_msg, markers_msg
 from seg_perception.structures import Frame, FrameResult
 
@@ -26,7 +27,8 @@ def frame_from_msg(msg, compressed: bool, camera: str) -> Frame:
 
 def result_messages(result: FrameResult, header: Header, namespace: str,
                     overlay_alpha: Optional[float] = None,
-                    with_markers: bool = True) -> Dict[str, object]:
+                    with_markers: bool = True, base_frame: str = 'base_link',
+                    lanes: Optional[Sequence] = None) -> Dict[str, object]:
     """Return output name -> message for one frame, every one with ``header``.
 
     Args:
@@ -35,9 +37,12 @@ def result_messages(result: FrameResult, header: Header, namespace: str,
         namespace: the camera namespace (marker namespace).
         overlay_alpha: colour weight of the overlay; None = no overlay (it costs a render).
         with_markers: build the RViz markers too.
+        base_frame: frame of the lane lines' ground points.
+        lanes: the frame's lane lines with ground points; default ``result.lanes``.
 
     Returns:
-        ``semantic``, ``instances``, ``detections``, and ``markers`` / ``overlay`` when asked.
+        ``semantic``, ``instances``, ``detections``, ``lanes`` (when ``seg_perception_msgs`` is
+        built), and ``markers`` / ``overlay`` when asked.
 
     """
     outputs = {
@@ -45,8 +50,13 @@ def result_messages(result: FrameResult, header: Header, namespace: str,
         'instances': array_to_image_msg(result.instances, header, 'mono16'),
         'detections': detections_msg(result, header),
     }
+    lanes = result.lanes if lanes is None else lanes
+    if lanes_available():
+        outputs['lanes'] = lanes_msg(lanes, header, base_frame)
     if with_markers:
         outputs['markers'] = markers_msg(result, header, namespace)
+        outputs['markers'].markers.extend(
+            lane_markers(lanes, header, namespace, base_frame, result.semantic.shape))
     if overlay_alpha is not None:
         overlay = render_overlay(result.frame.image, result.semantic, result.instances,
                                  overlay_alpha)

@@ -17,12 +17,14 @@ from visualization_msgs.msg import MarkerArray
 from seg_perception import topics
 from seg_perception.backends.base import BackendError, Segmenter
 from seg_perception.backends.registry import create_backend
+from seg_perception.lanes.ground import lanes_on_ground
 from seg_perception.pipeline import Pipeline
 from seg_perception.rate_limit import message_kind, RateLimiter
 from seg_perception.ros import parameters
 from seg_perception.ros.conversions import ImageConversionError
 from seg_perception.ros.diagnostics import diagnostic_status
 from seg_perception.ros.frame_io import frame_from_msg, result_messages
+from seg_perception.ros.lane_messages import LaneArray
 from seg_perception.ros.messages import label_info_msg
 from seg_perception.ros.messages_3d import markers_3d, objects_3d_msg
 from seg_perception.ros.parameters import NodeSettings
@@ -246,6 +248,9 @@ class SegmentationNode(LifecycleNode):
                              for name, msg_type in types.items()}
         stream.publishers['label_info'] = self.create_lifecycle_publisher(
             LabelInfo, names['label_info'], parameters.latched_qos())
+        if LaneArray is not None:  # seg_perception_msgs built (scripts/setup.sh)
+            stream.publishers['lanes'] = self.create_lifecycle_publisher(
+                LaneArray, names['lanes'], out_qos)
         lifting = self.settings.lifting[self.settings.image_topics.index(topic)]
         if lifting.method != 'none':
             stream.lifting = StreamLifting(lifting.method, lifting.pose,
@@ -356,7 +361,8 @@ class SegmentationNode(LifecycleNode):
         outputs = result_messages(
             result, msg.header, stream.namespace,
             overlay_alpha=self.get_parameter('overlay_alpha').value if wants_overlay else None,
-            with_markers=stream.publishers['markers'].get_subscription_count() > 0)
+            with_markers=stream.publishers['markers'].get_subscription_count() > 0,
+            base_frame=self.settings.base_frame, lanes=self._lanes_on_ground(stream, result))
         if stream.lifting is not None:
             objects = self._lift(stream, result)
             if objects is not None:
@@ -367,6 +373,13 @@ class SegmentationNode(LifecycleNode):
                         objects, msg.header, self.settings.base_frame, stream.namespace))
         for name, out_msg in outputs.items():
             stream.publishers[name].publish(out_msg)
+
+    def _lanes_on_ground(self, stream: CameraStream, result: FrameResult):
+        """Return the frame's lane lines, with ground points once the camera is calibrated."""
+        if not result.lanes or stream.lifting is None:
+            return result.lanes
+        camera = stream.lifting.camera_for(*result.semantic.shape)
+        return result.lanes if camera is None else lanes_on_ground(camera, result.lanes)
 
     def _lift(self, stream: CameraStream, result: FrameResult):
         """Return the frame's objects in 3D, or None (with a rate-limited warning)."""

@@ -86,6 +86,13 @@ class StreamLifting:
             self._calibration = calibration
         return True
 
+    def camera_for(self, height: int, width: int) -> Optional[CameraModel]:
+        """Return the calibrated camera when it is for images of this size, else None."""
+        lifter, calibration = self._lifter, self._calibration
+        if lifter is None or (calibration.height, calibration.width) != (height, width):
+            return None
+        return lifter.camera
+
     def on_depth(self, msg) -> None:
         """Keep the newest depth image (converted when a frame needs it)."""
         self._depth_msg = msg
