@@ -116,14 +116,14 @@ def _drive_frames(args: argparse.Namespace, driver, overlay_dir: Path,
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``seg-perception drive``."""
     default_source = paths.sample_path('camvid_samples', 'images')
-    default_weights = paths.sample_path('weights', 'espnetv2_edgenets')
+    default_weights = paths.default_weights_dirs()
     parser.add_argument('source', nargs='?', type=Path, default=default_source,
                         help=f'image folder or video file (default: {default_source})')
     parser.add_argument('--out', type=Path, default=Path('drive_out'),
                         help='output folder for overlay/ and semantic/ PNGs (default: drive_out)')
     parser.add_argument('--params-file', type=Path, default=paths.default_config(),
                         help='node parameter file (default: config/default.yaml)')
-    parser.add_argument('--weights-dir', default=str(default_weights or ''),
+    parser.add_argument('--weights-dir', default=default_weights,
                         help=f'folder holding the checkpoint (default: {default_weights})')
     parser.add_argument('--topic', default='/camera/image_raw', help='camera topic to publish')
     parser.add_argument('--frame-id', default='camera_optical_frame', help='header frame_id')

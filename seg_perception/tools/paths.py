@@ -30,6 +30,15 @@ def sample_path(*parts: str) -> Optional[Path]:
     return path if path.exists() else None
 
 
+def default_weights_dirs() -> str:
+    """Return the sample weights folders of the default backend, ':'-separated ('' if none).
+
+    ESPNetv2's folder, then TwinLiteNet's (the default backend paints its lane lines).
+    """
+    found = [sample_path('weights', name) for name in ('espnetv2_edgenets', 'twinlitenet')]
+    return ':'.join(str(path) for path in found if path is not None)
+
+
 def default_config() -> Path:
     """``config/default.yaml`` of the checkout, or of the installed ROS share directory."""
     local = repo_root() / 'config' / 'default.yaml'

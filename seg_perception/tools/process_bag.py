@@ -16,12 +16,12 @@ from seg_perception.tools import bag_io, paths
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``seg-perception process``."""
-    default_weights = paths.sample_path('weights', 'espnetv2_edgenets')
+    default_weights = paths.default_weights_dirs()
     parser.add_argument('in_bag', type=Path, help='input rosbag2 folder (sqlite3 or mcap)')
     parser.add_argument('out_bag', type=Path, help='rosbag2 folder to create')
     parser.add_argument('--params-file', type=Path, default=paths.default_config(),
                         help='node parameter file (default: config/default.yaml)')
-    parser.add_argument('--weights-dir', default=str(default_weights or ''),
+    parser.add_argument('--weights-dir', default=default_weights,
                         help='folder holding the checkpoint; overrides weights_dir of the file '
                              f'(default: {default_weights})')
     parser.add_argument('--topics', nargs='+', default=None, metavar='TOPIC',

@@ -121,7 +121,7 @@ def soak(driver, pid: int, rgb: np.ndarray, rate_hz: float, duration_s: float,
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``seg-perception soak``."""
-    default_weights = paths.sample_path('weights', 'espnetv2_edgenets')
+    default_weights = paths.default_weights_dirs()
     parser.add_argument('--duration', type=float, default=300.0, help='seconds to publish')
     parser.add_argument('--rate', type=float, default=30.0, help='camera rate, Hz')
     parser.add_argument('--window', type=float, default=60.0,
@@ -130,7 +130,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--height', type=int, default=720, help='image height, pixels')
     parser.add_argument('--params-file', type=Path, default=paths.default_config(),
                         help='node parameter file (default: config/default.yaml)')
-    parser.add_argument('--weights-dir', default=str(default_weights or ''),
+    parser.add_argument('--weights-dir', default=default_weights,
                         help=f'folder holding the checkpoint (default: {default_weights})')
     parser.add_argument('--out', type=Path, default=Path('soak_out'),
                         help='folder for the node log (default: soak_out)')
