@@ -92,10 +92,11 @@ def sample_rows(polyline: Polyline, rows: np.ndarray) -> np.ndarray:
 
 
 def _angle(xs: np.ndarray, rows: np.ndarray) -> float:
+    """Angle of a lane from the vertical, rad: arctan of its dx / dy (least squares)."""
     valid = xs >= 0
     if valid.sum() < 2:
         return 0.0
-    slope = np.polyfit(xs[valid], rows[valid], 1)[0]
+    slope = np.polyfit(rows[valid], xs[valid], 1)[0]
     return float(np.arctan(slope))
 
 
