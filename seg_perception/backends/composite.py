@@ -94,3 +94,17 @@ def espnetv2_with_twinlitenet_lanes(options: BackendOptions = BackendOptions()) 
     secondary = TwinLiteNetBackend(dataclasses.replace(
         options, weights_path='', input_width=0, input_height=0))
     return CompositeBackend(primary, secondary, ('lane_marking',))
+
+
+def espnetv2_with_lstr_lanes(options: BackendOptions = BackendOptions()) -> Segmenter:
+    """Build ``espnetv2+lstr``: ESPNetv2 (Cityscapes) with LSTR's (TuSimple) lane lines.
+
+    LSTR's lines are the frame's lane instances and are painted as ``lane_marking``;
+    ``weights_path`` names ESPNetv2's file only (LSTR's is looked for in ``weights_dirs``).
+    """
+    from seg_perception.backends.espnetv2 import ESPNetv2Backend
+    from seg_perception.backends.lstr import LSTRBackend
+    primary = ESPNetv2Backend(options)
+    secondary = LSTRBackend(dataclasses.replace(
+        options, weights_path='', input_width=0, input_height=0))
+    return CompositeBackend(primary, secondary, ('lane_marking',))

@@ -21,7 +21,7 @@ class LaneLine:
 
     Attributes:
         coefficients: polynomial ``x = p(y)`` in input pixels, highest power first (numpy
-            ``polyval`` order); degree 1 or 2.
+            ``polyval`` order); degree 1 or 2 from lane pixels, 3 from a lane backend.
         y_top, y_bottom: the rows the line spans in the image, pixels (``y_top < y_bottom``).
         image_points: (N, 2) float64 pixels (x, y) along the line, from the bottom up.
         confidence: in [0, 1].
