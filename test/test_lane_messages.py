@@ -126,3 +126,31 @@ class _NoTracker:
 
     def reset(self):
         pass
+
+
+@pytest.mark.timeout(30)
+def test_stream_camera_info_puts_lanes_on_the_ground():
+    from sensor_msgs.msg import CameraInfo
+
+    from seg_perception.ros.stream_lifting import StreamLifting
+    lifting = StreamLifting('ground_plane', (1.0, 0.0, 1.5, 0.0, 0.03, 0.0))
+    assert lifting.camera_for(360, 640) is None
+    info = CameraInfo(width=640, height=360, distortion_model='plumb_bob')
+    info.k = [512.0, 0.0, 320.0, 0.0, 512.0, 180.0, 0.0, 0.0, 1.0]
+    info.d = [0.0] * 5
+    lifting.on_camera_info(info)
+    assert lifting.camera_for(720, 1280) is None  # another image size: not this calibration
+    camera = lifting.camera_for(360, 640)
+    reference = lane_camera()  # the same intrinsics and pose
+    painted = LanePainter(reference, STRAIGHT).segment([np.zeros((360, 640, 3), np.uint8)])[0]
+    from seg_perception.lanes.extractor import LaneExtractor
+    from seg_perception import taxonomy
+    lines = LaneExtractor().update((360, 640), painted.semantic == taxonomy.class_id(
+        'lane_marking'))
+    lifted = lanes_on_ground(camera, lines)
+    msg = lanes_msg(lifted, _header(), 'base_link')
+    offsets = sorted(line.lateral_offset_at(10.0) for line in lifted)
+    assert np.allclose(offsets, [-1.75, 1.75, 5.25], atol=0.3)
+    assert all(len(lane.ground_points) >= 2 and lane.ground_points[0].x > 0
+               for lane in msg.lanes)
+    assert {lane.side for lane in msg.lanes} == {0, 1, 2}
