@@ -6,7 +6,7 @@ import pytest
 
 from seg_perception.lanes.extractor import LaneExtractor
 from seg_perception.lanes.ground import lanes_on_ground
-from seg_perception.lanes.grouping import group_lane_pixels
+from seg_perception.lanes.grouping import group_lane_pixels, LaneGroupingConfig, vanishing_row
 from seg_perception.lanes.structures import LaneLine
 from seg_perception.lanes.tracker import LaneTracker
 from seg_perception.pipeline import Pipeline
@@ -115,3 +115,17 @@ class _NoTracker:
 
     def reset(self):
         pass
+
+
+@pytest.mark.timeout(30)
+def test_lines_are_extended_toward_the_vanishing_row():
+    camera = lane_camera()
+    mask = paint_lanes(camera, STRAIGHT, far=25.0)  # paint ends 25 m ahead
+    plain = group_lane_pixels(mask, config=LaneGroupingConfig(extend_up=0.0))
+    extended = group_lane_pixels(mask, config=LaneGroupingConfig(extend_up=0.5))
+    horizon = vanishing_row(plain)
+    # the straight lines meet at the camera's horizon row: cy - f * tan(pitch)
+    assert horizon == pytest.approx(180.0 - 512.0 * np.tan(0.03), abs=3.0)
+    for before, after in zip(plain, extended):
+        assert after.y_top == pytest.approx(before.y_top - 0.5 * (before.y_top - horizon))
+        assert after.y_bottom == before.y_bottom

@@ -12,7 +12,8 @@ seen as one thin broken mask is the common confusion, which is why two pieces ar
 """
 
 from dataclasses import dataclass
-from typing import List, Tuple
+from itertools import combinations
+from typing import List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -32,11 +33,15 @@ class LaneGroupingConfig:
             chain's curve for it to join the chain; grows by ``merge_gap_slope`` px per row of
             gap between them.
         merge_gap_slope: see ``merge_tolerance``.
+        merge_max_turn: largest angle (rad) between a piece of 8 rows or more and the chain's
+            curve where it joins (short thick blobs have noisy slopes: 20 degrees).
         max_slope: pieces and lines flatter than this ``|dx/dy|`` are not lane lines.
         min_rows: fewest rows (fraction of the height) a line must be seen on.
         full_confidence_rows: rows (fraction of the height) at which confidence reaches 1.
         quadratic_min_span: a chain spanning more rows than this (fraction) may be quadratic.
         extend_to_bottom: continue each line down to the image's bottom row.
+        extend_up: continue each line up this fraction of the way from its highest pixel to
+            the frame's vanishing row (where the lines meet); 0 = not at all.
         max_lanes: keep at most this many lines, most confident first (0 = all).
         min_confidence: lines below it are dropped.
         point_step: spacing of the image polyline's points, fraction of the height.
@@ -48,11 +53,13 @@ class LaneGroupingConfig:
     max_row_width: float = 0.05
     merge_tolerance: float = 0.012
     merge_gap_slope: float = 0.08
+    merge_max_turn: float = 0.35
     max_slope: float = 5.0
     min_rows: float = 0.04
     full_confidence_rows: float = 0.25
     quadratic_min_span: float = 0.3
     extend_to_bottom: bool = True
+    extend_up: float = 0.5
     max_lanes: int = 4
     min_confidence: float = 0.0
     point_step: float = 0.02
@@ -133,7 +140,8 @@ def _chain_pieces(chains: List[_Chain], width: float, config: LaneGroupingConfig
             distance = float(np.median(np.abs(np.polyval(fit, piece.ys) - piece.xs)))
             if piece_fit is not None and len(piece.ys) >= 8:
                 y_mid = float(np.median(piece.ys))
-                if abs(_slope(piece_fit, y_mid) - _slope(fit, y_mid)) > 0.6:
+                turn = abs(np.arctan(_slope(piece_fit, y_mid)) - np.arctan(_slope(fit, y_mid)))
+                if turn > config.merge_max_turn:
                     continue
             score = distance / tolerance
             if score < best_score:
@@ -231,4 +239,40 @@ def group_lane_pixels(mask: np.ndarray, image_size: Tuple[int, int] = None,
                                              max(config.point_step * height, 1.0)),
             confidence=float(confidence), style=_style(chain, scale_y)))
     lines.sort(key=lambda line: -line.confidence)
-    return lines[:config.max_lanes] if config.max_lanes > 0 else lines
+    lines = lines[:config.max_lanes] if config.max_lanes > 0 else lines
+    if config.extend_up > 0.0:
+        lines = _extended_up(lines, config.extend_up, max(config.point_step * height, 1.0))
+    return lines
+
+
+def vanishing_row(lines: Sequence[LaneLine]) -> Optional[float]:
+    """Return the median row where pairs of lines meet above both, or None.
+
+    Each line is taken as its tangent at its top row; pairs that are nearly parallel in the
+    image, or meet below either top, say nothing.
+    """
+    rows = []
+    for a, b in combinations(lines, 2):
+        slope_a = _slope(np.asarray(a.coefficients), a.y_top)
+        slope_b = _slope(np.asarray(b.coefficients), b.y_top)
+        if abs(slope_a - slope_b) < 0.05:
+            continue
+        x_a, x_b = float(a.x_at(a.y_top)), float(b.x_at(b.y_top))
+        row = (x_b - x_a + slope_a * a.y_top - slope_b * b.y_top) / (slope_a - slope_b)
+        if row < min(a.y_top, b.y_top):
+            rows.append(row)
+    return float(np.median(rows)) if rows else None
+
+
+def _extended_up(lines: List[LaneLine], fraction: float, step: float) -> List[LaneLine]:
+    """Extend each line's top ``fraction`` of the way to the frame's vanishing row."""
+    horizon = vanishing_row(lines)
+    if horizon is None:
+        return lines
+    extended = []
+    for line in lines:
+        y_top = max(line.y_top - fraction * (line.y_top - horizon), 0.0)
+        extended.append(line.with_updates(
+            y_top=y_top, image_points=polyline_from_curve(
+                np.asarray(line.coefficients), y_top, line.y_bottom, step)))
+    return extended
