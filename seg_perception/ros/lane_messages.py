@@ -5,7 +5,7 @@
 ``process`` leave the ``lanes`` output out (markers still show the lanes).
 """
 
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Sequence, Tuple
 
 from geometry_msgs.msg import Point
 from std_msgs.msg import ColorRGBA, Header
@@ -92,16 +92,3 @@ def lane_markers(lanes: Sequence[LaneLine], header: Header, namespace: str, base
         label.scale.z = 0.5 if on_ground else 0.03 * plane_depth_m
         markers += [strip, label]
     return markers
-
-
-def lanes_from_msg(msg) -> List[Tuple[int, str, List[Tuple[float, float]]]]:
-    """Return (id, style name, image points) per lane of a LaneArray (rclpy or rosbags)."""
-    styles = {code: name for name, code in STYLE_CODES.items()}
-    return [(int(lane.id), styles.get(int(lane.style), 'unknown'),
-             [(float(p.x), float(p.y)) for p in lane.image_points]) for lane in msg.lanes]
-
-
-def optional_lanes_msg(lanes: Sequence[LaneLine], header: Header,
-                       base_frame: str) -> Optional[object]:
-    """Return ``lanes_msg(...)``, or None when ``seg_perception_msgs`` is not built."""
-    return lanes_msg(lanes, header, base_frame) if lanes_available() else None
