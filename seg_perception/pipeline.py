@@ -117,6 +117,8 @@ class Pipeline:
         reset_reason = getattr(tracker, 'last_reset_reason', None)
         warnings = (f'tracker of {frame.camera or "camera"} reset: {reset_reason}',) \
             if reset_reason else ()
+        if reset_reason and frame.camera in self._lane_extractors:
+            self._lane_extractors[frame.camera].reset()  # lane tracks go with the object tracks
         # Segment id -> instances pixel value, applied at the working resolution (cheaper).
         segment_to_value = np.zeros(len(panoptic.segments) + 1, dtype=np.uint16)
         objects = []

@@ -129,3 +129,17 @@ def test_lines_are_extended_toward_the_vanishing_row():
     for before, after in zip(plain, extended):
         assert after.y_top == pytest.approx(before.y_top - 0.5 * (before.y_top - horizon))
         assert after.y_bottom == before.y_bottom
+
+
+@pytest.mark.timeout(60)
+def test_lane_tracks_reset_with_the_object_tracker_when_time_goes_back():
+    from seg_perception.tracking.tracker import Tracker
+    camera = lane_camera()
+    pipeline = Pipeline(LanePainter(camera, STRAIGHT), Tracker)
+    image = np.zeros((camera.height, camera.width, 3), dtype=np.uint8)
+    first = pipeline.process(Frame(image, stamp_ns=2_000_000_000, camera='/cam'))
+    again = pipeline.process(Frame(image, stamp_ns=2_100_000_000, camera='/cam'))
+    assert {line.lane_id for line in again.lanes} <= {line.lane_id for line in first.lanes}
+    back = pipeline.process(Frame(image, stamp_ns=1_000_000_000, camera='/cam'))
+    assert back.warnings  # the object tracker reset (stamp went back) ...
+    assert not {line.lane_id for line in back.lanes} & {line.lane_id for line in first.lanes}
