@@ -1,12 +1,15 @@
 """Segment, track and bring results back to the input resolution: the node's core, without ROS."""
 
+import dataclasses
 import time
 from typing import Callable, Dict, List, Optional, Protocol, Sequence, Tuple
 
 import cv2
 import numpy as np
 
+from seg_perception import taxonomy
 from seg_perception.backends.base import Segmenter
+from seg_perception.lanes.extractor import LaneConfig, LaneExtractor
 from seg_perception.structures import Frame, FrameResult, PanopticResult, Segment, TrackedObject
 
 #: Largest value of the ``mono16`` instances image; track ids wrap into 1..MAX_INSTANCE_VALUE.
@@ -42,13 +45,19 @@ class Pipeline:
     Args:
         segmenter: the backend; shared by every camera.
         tracker_factory: makes a new tracker for each camera seen.
+        lane_config: settings of the lane stage (one ``LaneExtractor`` per camera), which runs
+            when the backend finds lane lines itself or outputs ``lane_marking``; None: no
+            lane lines.
 
     """
 
-    def __init__(self, segmenter: Segmenter, tracker_factory: Callable[[], InstanceTracker]):
+    def __init__(self, segmenter: Segmenter, tracker_factory: Callable[[], InstanceTracker],
+                 lane_config: LaneConfig = LaneConfig()):
         self.segmenter = segmenter
         self._tracker_factory = tracker_factory
         self._trackers: Dict[str, InstanceTracker] = {}
+        self._lane_config = lane_config
+        self._lane_extractors: Dict[str, LaneExtractor] = {}
 
     def tracker(self, camera: str) -> InstanceTracker:
         """Return the tracker of ``camera``, creating it on first use."""
@@ -61,6 +70,9 @@ class Pipeline:
         for name, tracker in self._trackers.items():
             if camera is None or name == camera:
                 tracker.reset()
+        for name, extractor in self._lane_extractors.items():
+            if camera is None or name == camera:
+                extractor.reset()
 
     def process(self, frame: Frame) -> FrameResult:
         """Segment and track one frame; see ``process_batch``."""
@@ -86,8 +98,26 @@ class Pipeline:
             result = self._track_and_resize(frame, panoptic)
             result.timings_ms['segment'] = segment_ms
             result.timings_ms['track_and_resize'] = (time.perf_counter() - start) * 1000.0
+            start = time.perf_counter()
+            result = self._with_lanes(result, panoptic)
+            result.timings_ms['lanes'] = (time.perf_counter() - start) * 1000.0
             results.append(result)
         return results
+
+    def _with_lanes(self, result: FrameResult, panoptic: PanopticResult) -> FrameResult:
+        """Add the frame's tracked lane lines (from the backend's lines or lane pixels)."""
+        if self._lane_config is None:
+            return result
+        lane_class = taxonomy.class_id('lane_marking')
+        if panoptic.lanes is None and lane_class not in self.segmenter.class_ids:
+            return result
+        camera = result.frame.camera
+        if camera not in self._lane_extractors:
+            self._lane_extractors[camera] = LaneExtractor(self._lane_config)
+        lanes = self._lane_extractors[camera].update(
+            result.frame.size, lane_mask=panoptic.semantic == lane_class,
+            lines=panoptic.lanes)
+        return dataclasses.replace(result, lanes=lanes)
 
     def _track_and_resize(self, frame: Frame, panoptic: PanopticResult) -> FrameResult:
         tracker = self.tracker(frame.camera)
@@ -95,6 +125,8 @@ class Pipeline:
         reset_reason = tracker.last_reset_reason
         warnings = (f'tracker of {frame.camera or "camera"} reset: {reset_reason}',) \
             if reset_reason else ()
+        if reset_reason and frame.camera in self._lane_extractors:
+            self._lane_extractors[frame.camera].reset()  # lane tracks go with the object tracks
         # Segment id -> instances pixel value, applied at the working resolution (cheaper).
         segment_to_value = np.zeros(len(panoptic.segments) + 1, dtype=np.uint16)
         objects = []

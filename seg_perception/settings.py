@@ -40,7 +40,8 @@ PARAMETERS: Tuple[ParameterSpec, ...] = (
     ParameterSpec('image_topics', ['/camera/image_raw'],
                   'Camera topics; a name ending in /compressed is sensor_msgs/CompressedImage, '
                   'anything else sensor_msgs/Image.'),
-    ParameterSpec('backend', 'espnetv2', 'Segmentation backend name.'),
+    ParameterSpec('backend', 'espnetv2+twinlitenet',
+                  'Segmentation backend name (the default adds lane lines to ESPNetv2).'),
     ParameterSpec('backend_extra', '',
                   "Backend-specific settings, 'key=value' entries separated by ';' "
                   "(e.g. 'model=facebook/mask2former-swin-large-cityscapes-panoptic')."),

@@ -6,7 +6,7 @@ pixels in that grid. Stamps are integer nanoseconds copied from the input header
 """
 
 from dataclasses import dataclass, field
-from typing import Dict, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -75,12 +75,16 @@ class PanopticResult:
         segments: the thing instances; ``segments[i].segment_id == i + 1`` (checked), so a
             segment id indexes a lookup table of ``len(segments) + 1`` entries directly. Boxes
             are already in input-image pixels.
+        lanes: lane lines (``seg_perception.lanes.LaneLine``, input-image pixels) of a backend
+            that finds them directly; None when it does not (they are then grouped from the
+            ``lane_marking`` pixels).
 
     """
 
     semantic: np.ndarray
     instance_map: np.ndarray
     segments: Tuple[Segment, ...] = ()
+    lanes: Optional[Tuple[Any, ...]] = None
 
     def __post_init__(self):
         if self.semantic.shape != self.instance_map.shape:
@@ -123,6 +127,8 @@ class FrameResult:
         objects: one entry per tracked thing visible in this frame.
         timings_ms: wall-clock time per pipeline stage, milliseconds.
         warnings: things worth a logged warning (e.g. the tracker reset on a stamp going back).
+        lanes: tracked lane lines (``seg_perception.lanes.LaneLine``, input pixels, ids from the
+            camera's lane tracker; no ground points: those need the camera model).
 
     """
 
@@ -132,3 +138,4 @@ class FrameResult:
     objects: Tuple[TrackedObject, ...] = ()
     timings_ms: Dict[str, float] = field(default_factory=dict)
     warnings: Tuple[str, ...] = ()
+    lanes: Tuple[Any, ...] = ()

@@ -5,6 +5,7 @@ from typing import Dict
 #: Output topics under ``<camera namespace>/segmentation/``.
 OUTPUT_NAMES = (
     'semantic', 'instances', 'label_info', 'detections', 'overlay', 'markers', 'objects_3d',
+    'lanes',
 )
 
 

@@ -7,7 +7,7 @@ import itertools
 import os
 from pathlib import Path
 
-from seg_perception.paths import repo_root
+from seg_perception.paths import repo_root, sample_path
 from seg_perception.tools.harness import node_command, start_node, stop_node
 
 
@@ -31,6 +31,9 @@ class RunningNode:
 
     def __init__(self, topics, weights_dir: str, log_path: Path, extra=()):
         params = repo_root() / 'config' / 'default.yaml'
+        lanes = sample_path('weights', 'twinlitenet')  # the default backend's lane model
+        if lanes is not None:
+            weights_dir = f'{weights_dir}:{lanes}'
         command = node_command(params, topics[0], weights_dir, list(extra))
         topic_list = ','.join(topics)
         command = [c if not c.startswith('image_topics:=') else f'image_topics:=[{topic_list}]'
@@ -40,10 +43,10 @@ class RunningNode:
         # venv's console script would import the editable install, maybe another worktree).
         root = str(repo_root())
         paths = [p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep) if p]
-        if root not in paths:
-            os.environ['PYTHONPATH'] = os.pathsep.join([root] + paths)
+        environment = dict(os.environ, PYTHONPATH=os.pathsep.join([root] + paths))
         self.process = start_node(command + ['-p', 'allow_download:=false', '-p', 'device:=cpu',
-                                             '--log-level', 'seg_perception:=debug'], log_path)
+                                             '--log-level', 'seg_perception:=debug'], log_path,
+                                  environment)
 
     def alive(self) -> bool:
         """Return True while the process runs."""

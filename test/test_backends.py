@@ -15,8 +15,8 @@ from seg_perception.weights import WeightsError
 
 def test_unknown_backend_lists_the_available_ones():
     with pytest.raises(BackendError, match='available: detectron2, espnetv2, '
-                                           'espnetv2\\+twinlitenet, torchvision, '
-                                           'transformers, twinlitenet'):
+                                           'espnetv2\\+lstr, espnetv2\\+twinlitenet, lstr, '
+                                           'torchvision, transformers, twinlitenet'):
         create_backend('yolo')
     assert 'espnetv2' in available_backends()
 

@@ -4,6 +4,7 @@ import json
 
 import pytest
 from ros_fixtures import use_private_domain
+from sample_data import sample
 
 from seg_perception.tools import cli
 
@@ -26,3 +27,17 @@ def test_bench_prints_conversion_and_end_to_end_rows(capsys, espnetv2_weights_di
     e2e = results['end_to_end_1080p']
     assert e2e['frames'] == 1 and 0.0 < e2e['median_ms'] <= e2e['max_ms']
     assert 'end to end over rclpy' in out and 'numpy_copy_rgb8' in out
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_bench_prints_what_lane_lines_cost(capsys):
+    sample('weights', 'twinlitenet')  # skips without the sample weights
+    sample('bdd100k_samples', 'twinlitenet_images')
+    assert cli.main(['bench', '--sections', 'lanes', '--repeats', '1', '--json']) == 0
+    out = capsys.readouterr().out
+    lanes = json.loads(out.strip().splitlines()[-1])['lanes_ms']
+    for key in ('espnetv2', 'espnetv2+twinlitenet', 'lane_stage', 'lanes_on_ground'):
+        assert 0.0 < lanes[key] < 120_000.0, (key, lanes)
+    assert lanes['lines'] >= 1  # a BDD100K frame with lane lines
+    assert 'lane lines in the default config' in out and 'lane_cost' in out

@@ -93,7 +93,8 @@ def test_every_import_goes_to_the_same_or_a_lower_layer():
     for path in sorted(PACKAGE.rglob('*.py')):
         module = module_name(path)
         for name, line in imports_of(path):
-            if name.startswith('seg_perception') and layer_of(name) > layer_of(module):
+            ours = name == 'seg_perception' or name.startswith('seg_perception.')
+            if ours and layer_of(name) > layer_of(module):
                 problems.append(f'{path.relative_to(PACKAGE.parent)}:{line}: {module} '
                                 f'(layer {layer_of(module)}) imports {name} '
                                 f'(layer {layer_of(name)})')

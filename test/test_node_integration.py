@@ -17,10 +17,11 @@ from sample_data import sample
 
 from seg_perception import taxonomy
 from seg_perception.backends.base import BackendOptions
-from seg_perception.backends.espnetv2 import ESPNetv2Backend
+from seg_perception.backends.registry import create_backend
 from seg_perception.pipeline import Pipeline
 from seg_perception.ros.driver import (decode_output, make_camera_msg, NodeDriver, ns_to_header,
                                        spin_in_background, stop_spinning)
+from seg_perception.ros.lane_messages import lanes_available
 from seg_perception.structures import Frame
 from seg_perception.tools.image_source import read_rgb
 from seg_perception.tracking.tracker import Tracker
@@ -41,7 +42,8 @@ def ros_graph(tmp_path_factory, espnetv2_weights_dir):
     log_path = tmp_path_factory.mktemp('node') / 'node.log'
     node = RunningNode(list(TOPICS.values()), str(espnetv2_weights_dir), log_path)
     rclpy.init()
-    outputs = ('semantic', 'instances', 'overlay', 'detections', 'markers')
+    outputs = ('semantic', 'instances', 'overlay', 'detections', 'markers') + \
+        (('lanes',) if lanes_available() else ())
     drivers = {encoding: NodeDriver(topic, outputs, node_name=f'driver_{encoding}')
                for encoding, topic in TOPICS.items()}
     spinners = [spin_in_background(d) for d in drivers.values()]
@@ -60,8 +62,10 @@ def ros_graph(tmp_path_factory, espnetv2_weights_dir):
 
 @pytest.fixture(scope='module')
 def offline_pipeline(espnetv2_weights_dir):
-    backend = ESPNetv2Backend(BackendOptions(weights_dirs=(str(espnetv2_weights_dir),),
-                                             device='cpu', allow_download=False))
+    """Return the default configuration's pipeline (ESPNetv2 with TwinLiteNet's lanes)."""
+    backend = create_backend('espnetv2+twinlitenet', BackendOptions(
+        weights_dirs=(str(espnetv2_weights_dir), str(sample('weights', 'twinlitenet'))),
+        device='cpu', allow_download=False))
     return Pipeline(backend, Tracker)
 
 
@@ -94,14 +98,16 @@ def test_outputs_keep_header_resolution_encoding_and_match_offline(
         expected = _expected_semantic(offline_pipeline, rgb)
     semantic = decode_output(outputs.messages['semantic'])
     np.testing.assert_array_equal(semantic, expected)
-    assert (semantic == taxonomy.class_id('road')).mean() > 0.2
+    road = np.isin(semantic, [taxonomy.class_id('road'), taxonomy.class_id('lane_marking')])
+    assert road.mean() > 0.2  # lane lines are painted over the road
     assert driver.label_info is not None
 
 
 def test_label_info_names_the_classes(ros_graph):
     _, drivers = ros_graph
     names = {c.class_id: c.class_name for c in drivers['rgb8'].label_info.class_map}
-    for name in ('road', 'sidewalk', 'car', 'person', 'rider', 'traffic_sign', 'traffic_light'):
+    for name in ('road', 'sidewalk', 'car', 'person', 'rider', 'traffic_sign', 'traffic_light',
+                 'lane_marking'):
         assert names[taxonomy.class_id(name)] == name
     assert names[255] == 'unlabeled'
 
@@ -204,7 +210,8 @@ def test_track_ids_agree_between_detections_instances_and_markers(ros_graph):
             assert 0.0 < detection.results[0].hypothesis.score <= 1.0
         markers = outputs.messages['markers'].markers
         assert markers[0].action == markers[0].DELETEALL
-        labels = {m.text for m in markers[1:] if m.type == m.TEXT_VIEW_FACING}
+        labels = {m.text for m in markers[1:]
+                  if m.type == m.TEXT_VIEW_FACING and not m.ns.endswith('/lanes')}
         assert labels == {f'{d.results[0].hypothesis.class_id} #{d.id}'
                           for d in detections.detections}
         assert all(m.header.frame_id == 'camvid' for m in markers)
@@ -212,3 +219,27 @@ def test_track_ids_agree_between_detections_instances_and_markers(ros_graph):
     assert all(ids_per_frame), 'every CamVid frame here shows cars'
     # The parked cars and the van ahead stay in view: some ids carry over from frame to frame.
     assert all(a & b for a, b in zip(ids_per_frame, ids_per_frame[1:])), ids_per_frame
+
+
+@pytest.mark.skipif(not lanes_available(), reason='seg_perception_msgs not built')
+def test_lane_lines_come_with_the_input_header(ros_graph, offline_pipeline):
+    node, drivers = ros_graph
+    rgb = read_rgb(sample('bdd100k_samples', 'twinlitenet_images', 'caeb782d-4a20b7c4.jpg'))
+    header = ns_to_header(1_900_000_000_000_000_000, 'bdd_cam')
+    outputs = drivers['rgb8'].send_lockstep(make_camera_msg(rgb, header, 'rgb8'),
+                                            timeout_s=120.0)
+    assert outputs is not None, node.log()
+    lanes = outputs.messages['lanes']
+    assert lanes.header.stamp == header.stamp and lanes.header.frame_id == 'bdd_cam'
+    assert lanes.base_frame == 'base_link'
+    expected = _offline_lanes(offline_pipeline, rgb)
+    assert len(lanes.lanes) == len(expected) >= 1
+    assert all(lane.id >= 1 and len(lane.image_points) >= 2 for lane in lanes.lanes)
+    assert sorted(round(lane.image_points[0].x) for lane in lanes.lanes) == \
+        sorted(round(line.image_points[0, 0]) for line in expected)
+    strips = [m for m in outputs.messages['markers'].markers if m.ns.endswith('/lanes')]
+    assert {m.id // 2 for m in strips} == {lane.id for lane in lanes.lanes}
+
+
+def _offline_lanes(pipeline, rgb):
+    return pipeline.process(Frame(image=rgb, camera='offline_lanes')).lanes

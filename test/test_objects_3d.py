@@ -20,6 +20,7 @@ from sensor_msgs.msg import CameraInfo
 from seg_perception import taxonomy
 from seg_perception.ros.driver import (make_camera_msg, NodeDriver, ns_to_header,
                                        spin_in_background, stop_spinning)
+from seg_perception.ros.lane_messages import lanes_available
 from seg_perception.tools.image_source import read_rgb
 from seg_perception.tools.lifting_eval import read_kitti_calib
 from seg_perception.tools.tracking_eval import read_kitti_labels
@@ -65,7 +66,8 @@ def test_two_cameras_publish_objects_3d_with_input_headers_and_base_frame(
                        extra=['-p', f'camera_poses:={poses}', '-p', 'base_frame:=vehicle',
                               '-p', 'input_width:=1024', '-p', 'input_height:=320'])
     rclpy.init()
-    drivers = {name: NodeDriver(topic, ('detections', 'objects_3d'), node_name=f'kitti_{name}')
+    outputs_wanted = ('detections', 'objects_3d') + (('lanes',) if lanes_available() else ())
+    drivers = {name: NodeDriver(topic, outputs_wanted, node_name=f'kitti_{name}')
                for name, topic in CAMERAS.items()}
     info_publishers = {name: drivers[name].create_publisher(
         CameraInfo, topic.replace('image_raw', 'camera_info'),
@@ -73,6 +75,7 @@ def test_two_cameras_publish_objects_3d_with_input_headers_and_base_frame(
         for name, topic in CAMERAS.items()}
     spinners = [spin_in_background(d) for d in drivers.values()]
     lifted = {name: [] for name in CAMERAS}
+    lane_points = {name: 0 for name in CAMERAS}
     try:
         for driver in drivers.values():
             assert driver.wait_until_connected(120.0), node.log()
@@ -94,7 +97,16 @@ def test_two_cameras_publish_objects_3d_with_input_headers_and_base_frame(
                 tracked = {d.id for d in outputs.messages['detections'].detections}
                 assert {d.id for d in objects.detections} <= tracked
                 lifted[name].append(objects)
+                if 'lanes' in outputs_wanted:  # lane lines on the ground, in base_frame
+                    lanes = outputs.messages['lanes']
+                    assert lanes.header.stamp == msg.header.stamp
+                    assert lanes.base_frame == 'vehicle'
+                    points = [p for lane in lanes.lanes for p in lane.ground_points]
+                    assert all(0.0 < p.x <= 81.0 and abs(p.z) < 1e-6 for p in points)
+                    lane_points[name] += len(points)
         assert node.alive()
+        if 'lanes' in outputs_wanted:
+            assert all(lane_points.values()), lane_points  # KITTI's road markings, lifted
     finally:
         node.stop()
         for spinner in spinners:

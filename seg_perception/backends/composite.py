@@ -57,18 +57,23 @@ class CompositeBackend(Segmenter):
         return tuple(self.compose(p, s) for p, s in zip(primaries, secondaries))
 
     def compose(self, primary: PanopticResult, secondary: PanopticResult) -> PanopticResult:
-        """Paint the secondary's ``paint_ids`` pixels over ``primary`` outside its instances."""
+        """Paint the secondary's ``paint_ids`` pixels over ``primary`` outside its instances.
+
+        Lane lines a backend found directly (``PanopticResult.lanes``) are the secondary's when
+        it has them, else the primary's.
+        """
         height, width = primary.semantic.shape
         painted = secondary.semantic
         if painted.shape != (height, width):
             painted = cv2.resize(painted, (width, height), interpolation=cv2.INTER_NEAREST_EXACT)
         mask = self._paint_table[painted] & (primary.instance_map == 0)
+        lanes = secondary.lanes if secondary.lanes is not None else primary.lanes
         if not mask.any():
-            return primary
+            return dataclasses.replace(primary, lanes=lanes)
         semantic = primary.semantic.copy()
         semantic[mask] = painted[mask]
         return PanopticResult(semantic=semantic, instance_map=primary.instance_map,
-                              segments=primary.segments)
+                              segments=primary.segments, lanes=lanes)
 
     def release(self) -> None:
         """Release both backends."""
@@ -87,5 +92,19 @@ def espnetv2_with_twinlitenet_lanes(options: BackendOptions = BackendOptions()) 
     from seg_perception.backends.twinlitenet import TwinLiteNetBackend
     primary = ESPNetv2Backend(options)
     secondary = TwinLiteNetBackend(dataclasses.replace(
+        options, weights_path='', input_width=0, input_height=0))
+    return CompositeBackend(primary, secondary, ('lane_marking',))
+
+
+def espnetv2_with_lstr_lanes(options: BackendOptions = BackendOptions()) -> Segmenter:
+    """Build ``espnetv2+lstr``: ESPNetv2 (Cityscapes) with LSTR's (TuSimple) lane lines.
+
+    LSTR's lines are the frame's lane instances and are painted as ``lane_marking``;
+    ``weights_path`` names ESPNetv2's file only (LSTR's is looked for in ``weights_dirs``).
+    """
+    from seg_perception.backends.espnetv2 import ESPNetv2Backend
+    from seg_perception.backends.lstr import LSTRBackend
+    primary = ESPNetv2Backend(options)
+    secondary = LSTRBackend(dataclasses.replace(
         options, weights_path='', input_width=0, input_height=0))
     return CompositeBackend(primary, secondary, ('lane_marking',))

@@ -75,8 +75,21 @@ def typestore():
     types: Dict = {}
     for path in sorted(folders[0].glob('*.msg')):
         types.update(get_types_from_msg(path.read_text(), f'vision_msgs/msg/{path.stem}'))
+    lane_folders = interface_dirs('seg_perception_msgs')
+    for path in sorted(lane_folders[0].glob('*.msg')) if lane_folders else ():
+        types.update(get_types_from_msg(path.read_text(),
+                                        f'seg_perception_msgs/msg/{path.stem}'))
     store.register(types)
     return store
+
+
+def interface_dirs(package: str) -> List[Path]:
+    """Return folders that may hold ``package``'s ``.msg`` files (third_party/ first)."""
+    candidates = [paths.repo_root() / 'third_party' / package / 'msg']
+    for prefix in os.environ.get('AMENT_PREFIX_PATH', '').split(os.pathsep):
+        if prefix:
+            candidates.append(Path(prefix) / 'share' / package / 'msg')
+    return [c for c in candidates if c.is_dir() and any(c.glob('*.msg'))]
 
 
 def offered_qos(latched: bool = False, depth: int = 2) -> List[Qos]:

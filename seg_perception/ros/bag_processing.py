@@ -19,6 +19,7 @@ from seg_perception import topics
 from seg_perception.pipeline import Pipeline
 from seg_perception.ros import bag_io
 from seg_perception.ros.frame_io import frame_from_msg, result_messages
+from seg_perception.ros.lane_messages import lanes_available
 from seg_perception.ros.messages import label_info_msg
 from seg_perception.ros.sensor_conversions import SensorConversionError
 from seg_perception.ros.stream_lifting import LiftingError, StreamLifting
@@ -34,6 +35,8 @@ OUTPUT_TYPES = {
     'label_info': 'vision_msgs/msg/LabelInfo',
     'objects_3d': 'vision_msgs/msg/Detection3DArray',
 }
+#: The lane lines, written when seg_perception_msgs is built (``lane_messages``).
+LANES_TYPE = 'seg_perception_msgs/msg/LaneArray'
 
 
 @dataclass
@@ -70,9 +73,17 @@ class _Camera:
             name: writer.add_connection(
                 self.names[name], msgtype, typestore=store,
                 offered_qos_profiles=bag_io.offered_qos(latched=name == 'label_info'))
-            for name, msgtype in OUTPUT_TYPES.items()
+            for name, msgtype in _output_types(store).items()
             if name != 'objects_3d' or lifting is not None}
         self.label_info_written = False
+
+
+def _output_types(store) -> Dict[str, str]:
+    """Return ``OUTPUT_TYPES``, plus ``lanes`` when its message type is known here."""
+    types = dict(OUTPUT_TYPES)
+    if lanes_available() and LANES_TYPE in store.types:
+        types['lanes'] = LANES_TYPE
+    return types
 
 
 def camera_lifting(settings: NodeSettings, topic: str) -> CameraLifting:
@@ -193,8 +204,11 @@ def _outputs(camera: _Camera, header, result, pipeline: Pipeline, overlay_alpha:
         outputs['label_info'] = label_info_msg(pipeline.segmenter.class_ids, header.stamp,
                                                header.frame_id)
         camera.label_info_written = True
+    lanes = camera.lifting.lanes_on_ground(result) if camera.lifting else result.lanes
     outputs.update(result_messages(result, header, camera.namespace, overlay_alpha,
-                                   objects_3d=objects, base_frame=base_frame))
+                                   objects_3d=objects, base_frame=base_frame, lanes=lanes))
+    if 'lanes' not in camera.connections:
+        outputs.pop('lanes', None)
     return outputs
 
 

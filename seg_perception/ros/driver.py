@@ -24,6 +24,7 @@ from visualization_msgs.msg import MarkerArray
 
 from seg_perception import topics
 from seg_perception.ros.conversions import array_to_image_msg, image_msg_to_rgb, stamp_to_ns
+from seg_perception.ros.lane_messages import LaneArray
 
 _RELIABLE = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
                        reliability=ReliabilityPolicy.RELIABLE,
@@ -31,6 +32,8 @@ _RELIABLE = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
 #: Message type of each output that is not a sensor_msgs/Image.
 _OUTPUT_TYPES = {'detections': Detection2DArray, 'markers': MarkerArray,
                  'objects_3d': Detection3DArray}
+if LaneArray is not None:
+    _OUTPUT_TYPES['lanes'] = LaneArray
 _LATCHED = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
                       reliability=ReliabilityPolicy.RELIABLE,
                       durability=DurabilityPolicy.TRANSIENT_LOCAL)

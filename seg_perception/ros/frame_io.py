@@ -7,6 +7,7 @@ from std_msgs.msg import Header
 from seg_perception.overlay import object_labels, render_overlay
 from seg_perception.ros.conversions import (array_to_image_msg, compressed_msg_to_rgb,
                                             image_msg_to_rgb, stamp_to_ns)
+from seg_perception.ros.lane_messages import lane_markers, lanes_available, lanes_msg
 from seg_perception.ros.messages import detections_msg, markers_msg
 from seg_perception.ros.messages_3d import markers_3d, objects_3d_msg
 from seg_perception.structures import Frame, FrameResult
@@ -27,8 +28,8 @@ def frame_from_msg(msg, compressed: bool, camera: str) -> Frame:
 
 def result_messages(result: FrameResult, header: Header, namespace: str,
                     overlay_alpha: Optional[float] = None, with_markers: bool = True,
-                    objects_3d: Optional[Sequence] = None,
-                    base_frame: str = 'base_link') -> Dict[str, object]:
+                    objects_3d: Optional[Sequence] = None, base_frame: str = 'base_link',
+                    lanes: Optional[Sequence] = None) -> Dict[str, object]:
     """Return output name -> message for one frame: what the node publishes and bags hold.
 
     Args:
@@ -40,11 +41,12 @@ def result_messages(result: FrameResult, header: Header, namespace: str,
         with_markers: build the RViz markers too.
         objects_3d: the frame's lifted objects (``geometry.lifter.Object3D``), or None when
             the camera is not lifted (yet); they add ``objects_3d`` and 3D markers.
-        base_frame: frame of the 3D outputs.
+        base_frame: frame of the 3D outputs and of the lane lines' ground points.
+        lanes: the frame's lane lines with ground points; default ``result.lanes``.
 
     Returns:
-        ``semantic``, ``instances``, ``detections``, and ``markers`` / ``overlay`` /
-        ``objects_3d`` when asked for.
+        ``semantic``, ``instances``, ``detections``, ``lanes`` (when ``seg_perception_msgs`` is
+        built), and ``markers`` / ``overlay`` / ``objects_3d`` when asked for.
 
     """
     outputs = {
@@ -52,8 +54,13 @@ def result_messages(result: FrameResult, header: Header, namespace: str,
         'instances': array_to_image_msg(result.instances, header, 'mono16'),
         'detections': detections_msg(result, header),
     }
+    lanes = result.lanes if lanes is None else lanes
+    if lanes_available():
+        outputs['lanes'] = lanes_msg(lanes, header, base_frame)
     if with_markers:
         outputs['markers'] = markers_msg(result, header, namespace)
+        outputs['markers'].markers.extend(
+            lane_markers(lanes, header, namespace, base_frame, result.semantic.shape))
     if overlay_alpha is not None:
         overlay = render_overlay(result.frame.image, result.semantic, result.instances,
                                  overlay_alpha, object_labels(result.objects))

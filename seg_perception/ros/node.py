@@ -23,6 +23,7 @@ from seg_perception.ros import parameters
 from seg_perception.ros.conversions import ImageConversionError
 from seg_perception.ros.diagnostics import diagnostic_status
 from seg_perception.ros.frame_io import frame_from_msg, result_messages
+from seg_perception.ros.lane_messages import LaneArray
 from seg_perception.ros.messages import label_info_msg
 from seg_perception.ros.sensor_conversions import SensorConversionError
 from seg_perception.ros.stream_lifting import LiftingError, StreamLifting
@@ -247,6 +248,9 @@ class SegmentationNode(LifecycleNode):
                              for name, msg_type in types.items()}
         stream.publishers['label_info'] = self.create_lifecycle_publisher(
             LabelInfo, names['label_info'], parameters.latched_qos())
+        if LaneArray is not None:  # seg_perception_msgs built (scripts/setup.sh)
+            stream.publishers['lanes'] = self.create_lifecycle_publisher(
+                LaneArray, names['lanes'], out_qos)
         lifting = self.settings.lifting[self.settings.image_topics.index(topic)]
         if lifting.method != 'none':
             stream.lifting = StreamLifting(lifting.method, lifting.pose,
@@ -359,7 +363,8 @@ class SegmentationNode(LifecycleNode):
             result, msg.header, stream.namespace,
             overlay_alpha=self.get_parameter('overlay_alpha').value if wants_overlay else None,
             with_markers=stream.publishers['markers'].get_subscription_count() > 0,
-            objects_3d=objects, base_frame=self.settings.base_frame)
+            objects_3d=objects, base_frame=self.settings.base_frame,
+            lanes=stream.lifting.lanes_on_ground(result) if stream.lifting else result.lanes)
         for name, out_msg in outputs.items():
             stream.publishers[name].publish(out_msg)
 

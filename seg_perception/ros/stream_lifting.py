@@ -14,6 +14,7 @@ import numpy as np
 from seg_perception.calibration import CameraCalibration
 from seg_perception.geometry.camera import CameraModel, pose_matrix
 from seg_perception.geometry.lifter import LidarCloud, Lifter, LifterConfig, Object3D
+from seg_perception.lanes.ground import lanes_on_ground
 from seg_perception.ros.conversions import stamp_to_ns
 from seg_perception.ros.sensor_conversions import (camera_info_to_calibration,
                                                    depth_msg_to_metres, pointcloud2_to_xyz,
@@ -82,6 +83,18 @@ class StreamLifting:
                 self._lifter.camera = camera
             self._calibration = calibration
         return True
+
+    def camera_for(self, height: int, width: int) -> Optional[CameraModel]:
+        """Return the calibrated camera when it is for images of this size, else None."""
+        lifter, calibration = self._lifter, self._calibration
+        if lifter is None or (calibration.height, calibration.width) != (height, width):
+            return None
+        return lifter.camera
+
+    def lanes_on_ground(self, result: FrameResult):
+        """Return the frame's lane lines, with ground points when the camera is calibrated."""
+        camera = self.camera_for(*result.semantic.shape) if result.lanes else None
+        return result.lanes if camera is None else lanes_on_ground(camera, result.lanes)
 
     def on_depth(self, msg) -> None:
         """Keep the newest depth image (converted when a frame needs it)."""

@@ -12,7 +12,7 @@ from seg_perception.tools.harness import (add_settings_arguments, machine_descri
 
 
 #: Benchmark sections run by default, in order.
-SECTIONS = ('node', 'conversion', 'tracker', 'e2e')
+SECTIONS = ('node', 'conversion', 'tracker', 'e2e', 'lanes')
 #: Sections that take minutes and run only when named with --sections.
 OPTIONAL_SECTIONS = ('multicamera',)
 
@@ -103,6 +103,13 @@ def run(args: argparse.Namespace) -> int:
         print(f'end to end over rclpy + Fast DDS (publish 1920x1080 rgb8 -> semantic received, '
               f'lock-step, {args.repeats} frames on {backend.device}): median '
               f'{e2e["median_ms"]:.1f} ms, p90 {e2e["p90_ms"]:.1f} ms, max {e2e["max_ms"]:.1f} ms')
+    if 'lanes' in sections:
+        from seg_perception.tools import lane_bench
+        road = lane_bench.sample_road_frame()
+        results['lanes_ms'] = lane_bench.measure(road, args.weights_dir, args.device,
+                                                 args.repeats)
+        lane_bench.print_rows(results['lanes_ms'], f'{road.shape[1]}x{road.shape[0]}',
+                              args.repeats)
     if 'multicamera' in sections:
         results['multicamera'] = _multicamera(args)
     if args.json:

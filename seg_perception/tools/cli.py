@@ -5,8 +5,9 @@ import sys
 from typing import List, Optional
 
 from seg_perception.ros import bag_io
-from seg_perception.tools import (bench, drive, fleet, lifting_eval, make_bag, panoptic_eval,
-                                  process_bag, render, replay, semantic_eval, soak, tracking_eval)
+from seg_perception.tools import (bench, drive, fleet, lane_eval, lifting_eval, make_bag,
+                                  panoptic_eval, process_bag, render, replay, semantic_eval, soak,
+                                  tracking_eval)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     lifting_eval.add_arguments(lifting_parser)
     lifting_parser.set_defaults(handler=lifting_eval.run)
+    lanes_parser = evaluations.add_parser(
+        'lanes', help='TuSimple accuracy / CULane F1 of the lane lines, lane-id stability',
+        description=lane_eval.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    lane_eval.add_arguments(lanes_parser)
+    lanes_parser.set_defaults(handler=lane_eval.run)
 
     for name, module, text in (
             ('make-bag', make_bag, 'image folder or video -> rosbag2 of camera images'),

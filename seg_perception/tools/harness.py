@@ -13,7 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
-from typing import Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -57,11 +57,16 @@ def node_command(params_file: Path, image_topic, weights_dir: str = '',
     return command + list(extra)
 
 
-def start_node(command: List[str], log_path: Optional[Path] = None) -> subprocess.Popen:
-    """Start the node in its own process group (so it can be stopped with its children)."""
+def start_node(command: List[str], log_path: Optional[Path] = None,
+               environment: Optional[Dict[str, str]] = None) -> subprocess.Popen:
+    """Start the node in its own process group (so it can be stopped with its children).
+
+    ``environment`` replaces this process's environment for the node when given.
+    """
     output = open(log_path, 'w') if log_path else subprocess.DEVNULL
     return subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT,
-                            start_new_session=True, env=os.environ.copy())
+                            start_new_session=True,
+                            env=dict(environment if environment is not None else os.environ))
 
 
 def stop_node(process: subprocess.Popen, timeout_s: float = 10.0) -> int:

@@ -3,8 +3,9 @@
 Frames come from <NS>/segmentation/overlay when the bag has it; otherwise they are recomputed
 from <NS>/segmentation/semantic and instances, blended over the camera image when the bag holds
 it (see process --include-inputs), with each tracked object's box, class name and id from
-<NS>/segmentation/detections (the node's overlay has them already). OUT ending in .mp4 or .avi
-is a video; anything else a folder of PNGs (000000.png, ...).
+<NS>/segmentation/detections (the node's overlay has them already). Each lane line's image
+points and ``#id`` are drawn from <NS>/segmentation/lanes when the bag has them. OUT ending in
+.mp4 or .avi is a video; anything else a folder of PNGs (000000.png, ...).
 """
 
 import argparse
@@ -63,6 +64,30 @@ def draw_detections(rgb: np.ndarray, detections) -> np.ndarray:
     return draw_box_labels(rgb, labels)
 
 
+def draw_lanes(rgb: np.ndarray, lanes) -> np.ndarray:
+    """Draw each lane's image polyline and ``#id`` on (H, W, 3) uint8 RGB (in place).
+
+    ``lanes`` is a ``seg_perception_msgs/LaneArray``; the ego lane's boundaries (side 1, 2) are
+    yellow, other lines cyan; dashed lines are drawn dashed.
+    """
+    for lane in lanes.lanes:
+        points = np.array([(p.x, p.y) for p in lane.image_points], dtype=np.float64)
+        if points.shape[0] < 2:
+            continue
+        colour = (255, 215, 0) if int(lane.side) in (1, 2) else (0, 255, 255)
+        pixels = np.round(points).astype(np.int32)
+        if int(lane.style) == 2:  # dashed
+            for index in range(0, pixels.shape[0] - 1, 2):
+                cv2.line(rgb, tuple(pixels[index]), tuple(pixels[index + 1]), colour, 2,
+                         cv2.LINE_AA)
+        else:
+            cv2.polylines(rgb, [pixels.reshape(-1, 1, 2)], False, colour, 2, cv2.LINE_AA)
+        top = pixels[np.argmin(pixels[:, 1])]
+        cv2.putText(rgb, f'#{lane.id}', (int(top[0]), max(int(top[1]) - 4, 10)),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1, cv2.LINE_AA)
+    return rgb
+
+
 def render_frames(result_bag: Path, namespace: Optional[str] = None,
                   alpha: float = 0.5) -> List[Tuple[int, np.ndarray]]:
     """Return (header stamp ns, (H, W, 3) uint8 RGB) per frame of a result bag, stamp order.
@@ -75,7 +100,7 @@ def render_frames(result_bag: Path, namespace: Optional[str] = None,
         namespace = result_bag_io.pick_namespace(reader, namespace)
         names = topics.output_topics(namespace + '/image')
         wanted = {name: names[name]
-                  for name in ('overlay', 'semantic', 'instances', 'detections')}
+                  for name in ('overlay', 'semantic', 'instances', 'detections', 'lanes')}
         camera = _input_topic(reader, namespace)
         if camera is not None:
             wanted['camera'] = camera[0]
@@ -102,6 +127,9 @@ def render_frames(result_bag: Path, namespace: Optional[str] = None,
     else:
         raise bag_io.BagError(f'{result_bag}: no overlay and no semantic + instances messages '
                               f'under {namespace}/segmentation')
+    for stamp, rgb in frames:
+        if stamp in messages['lanes']:
+            draw_lanes(rgb, messages['lanes'][stamp])
     return frames
 
 
