@@ -16,6 +16,7 @@ from sample_data import sample
 
 from seg_perception.ros.driver import (make_camera_msg, NodeDriver, ns_to_header, ros_context,
                                        spin_in_background, stop_spinning)
+from seg_perception.tools.harness import default_weights_dirs
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -44,7 +45,7 @@ def readme_command(prefix: str) -> str:
 def shell(tmp_path, espnetv2_weights_dir):
     require_ros2_cli()
     domain = use_private_domain()
-    shell = Shell(tmp_path, domain, {'WEIGHTS': str(espnetv2_weights_dir)})
+    shell = Shell(tmp_path, domain, {'WEIGHTS': default_weights_dirs()})
     yield shell
     shell.close()
 
