@@ -4,7 +4,7 @@ import argparse
 import sys
 from typing import List, Optional
 
-from seg_perception.tools import (bench, drive, lifting_eval, make_bag, panoptic_eval,
+from seg_perception.tools import (bench, box_eval, drive, lifting_eval, make_bag, panoptic_eval,
                                   process_bag, render, replay, semantic_eval, soak,
                                   tracking_eval)
 
@@ -45,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     lifting_eval.add_arguments(lifting_parser)
     lifting_parser.set_defaults(handler=lifting_eval.run)
+    boxes_parser = evaluations.add_parser(
+        'boxes', help='2D recall / precision of instance boxes against KITTI label_2',
+        description=box_eval.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    box_eval.add_arguments(boxes_parser)
+    boxes_parser.set_defaults(handler=box_eval.run)
 
     for name, module, text in (
             ('make-bag', make_bag, 'image folder or video -> rosbag2 of camera images'),
