@@ -201,7 +201,10 @@ def _add_leftovers(semantic: np.ndarray, instances: _Instances, min_pixels: floa
         if window is None:
             continue
         class_id = index
-        top, left = window[0].start, window[1].start
+        # one pixel wider than the class's pixels, so that each component's border ring is there
+        top, left = max(0, window[0].start - 1), max(0, window[1].start - 1)
+        window = (slice(top, min(height, window[0].stop + 1)),
+                  slice(left, min(width, window[1].stop + 1)))
         count, labels, stats, _ = cv2.connectedComponentsWithStats(
             (leftover[window] == class_id + 1).view(np.uint8), connectivity=8,
             ltype=cv2.CV_32S)
@@ -209,7 +212,7 @@ def _add_leftovers(semantic: np.ndarray, instances: _Instances, min_pixels: floa
             x, y, w, h, area = stats[component]
             if area < min_pixels and detected_count == 0:
                 continue
-            # the component's window in the crop, one pixel wider (for its border) where possible
+            # the component's window in the crop, one pixel wider (its border ring)
             ca, cb = max(0, y - 1), min(labels.shape[0], y + h + 1)
             da, db = max(0, x - 1), min(labels.shape[1], x + w + 1)
             own = labels[ca:cb, da:db] == component

@@ -16,7 +16,7 @@ from seg_perception.tools.image_source import read_rgb
 
 
 #: Benchmark sections run by default, in order.
-SECTIONS = ('node', 'conversion', 'tracker', 'e2e')
+SECTIONS = ('node', 'conversion', 'tracker', 'e2e', 'detector')
 #: Sections that take minutes and run only when named with --sections.
 OPTIONAL_SECTIONS = ('multicamera',)
 
@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
           f'{torch.get_num_threads()} threads')
     rgb = sample_frame(1920, 1080)
     backend = None
-    if 'node' in sections or 'e2e' in sections:
+    if 'node' in sections or 'e2e' in sections or 'detector' in sections:
         backend = ESPNetv2Backend(BackendOptions(
             weights_dirs=(args.weights_dir,) if args.weights_dir else (), device=args.device))
         results['device'] = str(backend.device)
@@ -136,6 +136,10 @@ def run(args: argparse.Namespace) -> int:
               f'{e2e["median_ms"]:.1f} ms, p90 {e2e["p90_ms"]:.1f} ms, max {e2e["max_ms"]:.1f} ms')
     if 'multicamera' in sections:
         results['multicamera'] = _multicamera(args)
+    if 'detector' in sections:  # YOLOX + detection-guided fusion (skipped without weights)
+        from seg_perception.tools.bench_detector import detector_rows
+        results['detector_1080p'] = detector_rows(
+            backend, rgb, args.weights_dir.split(':'), args.device, args.repeats)
     if args.json:
         print(json.dumps(results))
     return 0
