@@ -14,7 +14,7 @@ from seg_perception.backends.base import BackendOptions, DetectorOptions
 from seg_perception.backends.detected_instances import DetectionFusionSegmenter
 from seg_perception.backends.detection_fusion import FusionOptions
 from seg_perception.tools import box_eval, cli, panoptic_eval
-from seg_perception.tools.image_eval import COMPONENTS, FUSION, read_rgb
+from seg_perception.tools.image_eval import COMPONENTS, FUSION, predict, read_rgb
 
 ROAD, CAR, PERSON, BUS = (taxonomy.class_id(n) for n in ('road', 'car', 'person', 'bus'))
 VEHICLES = {taxonomy.class_id(n) for n in ('car', 'truck', 'bus', 'train')}
@@ -179,3 +179,19 @@ def test_unmatched_boxes_on_dont_care_or_vans_are_not_false_positives():
                 Segment(3, CAR, 0.7, (200, 0, 220, 20), 1),
                 Segment(4, CAR, 0.6, (101, 0, 120, 20), 1)]
     assert box_eval.match_frame(segments, labels)['car'] == {'tp': 1, 'fp': 1, 'fn': 0}
+
+
+@pytest.mark.timeout(30)
+def test_through_the_tracker_only_instances_confirmed_in_their_first_frame_keep_an_id(tmp_path):
+    from seg_perception.tracking import TrackerConfig
+    segmenter = two_touching_cars()  # boxes 0.9 and 0.7, on connected components scored 1.0
+    segmenter.fusion = FusionOptions(min_area_px=1, combine_scores=False)
+    image = np.zeros((40, 80, 3), np.uint8)
+    node = predict(segmenter, [image], TrackerConfig(confirm_score=0.8))[0]
+    assert [s.score for s in node[FUSION].segments] == pytest.approx([0.9])
+    assert len(np.unique(node[FUSION].instances[10:30, 40:70])) == 1  # the 0.7 car: no id
+    assert (node[FUSION].instances[10:30, 40:70] == 0).all()
+    assert len(node[COMPONENTS].segments) == 1  # the blob scored 1.0
+    segmenter.fusion = FusionOptions(min_area_px=1)  # 1 - (1 - 0.7) (1 - 1.0) = 1.0
+    combined = predict(segmenter, [image], TrackerConfig(confirm_score=0.8))[0]
+    assert len(combined[FUSION].segments) == 2

@@ -129,10 +129,11 @@ def test_execution_providers_follow_the_device():
 
 # --- fusion rules ------------------------------------------------------------------------------
 
-def fuse(semantic, rows, options=FusionOptions(min_area_px=1, leftover_min_fraction=0.0),
-         image_size=None):
+def fuse(semantic, rows, options=FusionOptions(min_area_px=1, leftover_min_fraction=0.0,
+                                               combine_scores=False),
+         image_size=None, confidence=None):
     semantic = np.asarray(semantic, np.uint8)
-    primary = panoptic_from_semantic(semantic, semantic.shape, 1)
+    primary = panoptic_from_semantic(semantic, semantic.shape, 1, confidence)
     return fuse_detections(semantic, detections(rows), image_size or semantic.shape, options,
                            primary)
 
@@ -155,6 +156,19 @@ def test_touching_cars_become_one_instance_per_detection_with_its_box_and_score(
     assert by_id[left.pop()].bbox == (10.0, 10.0, 40.0, 30.0)
     assert by_id[right.pop()].score == pytest.approx(0.7)
     assert set(np.unique(result.instance_map)) == {0, 1, 2}
+
+
+@pytest.mark.timeout(10)
+def test_a_supported_instance_scores_the_detector_and_the_segmentation_together():
+    semantic = np.full((40, 80), ROAD, np.uint8)
+    semantic[10:30, 10:30] = CAR
+    confidence = np.full(semantic.shape, 0.5, np.float32)
+    rows = [(10, 10, 30, 30, 0.4, CAR), (50, 5, 70, 35, 0.9, PERSON)]  # the person: no support
+    result = fuse(semantic, rows, FusionOptions(min_area_px=1), confidence=confidence)
+    scores = {s.class_id: s.score for s in result.segments}
+    assert scores[CAR] == pytest.approx(1 - 0.6 * 0.5) and scores[PERSON] == pytest.approx(0.9)
+    alone = fuse(semantic, rows, confidence=confidence)
+    assert {s.class_id: s.score for s in alone.segments}[CAR] == pytest.approx(0.4)
 
 
 @pytest.mark.timeout(10)

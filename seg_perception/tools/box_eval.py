@@ -113,8 +113,13 @@ def _folder(root: Path, names: Sequence[str]) -> Path:
     raise FileNotFoundError(f'{root} has none of the folders {", ".join(names)}')
 
 
-def evaluate_kitti(segmenter, root: Path) -> Dict[str, Dict[str, Dict[str, float]]]:
+def evaluate_kitti(segmenter, root: Path,
+                   tracker_config=None) -> Dict[str, Dict[str, Dict[str, float]]]:
     """Score each variant's instance boxes on a KITTI object folder; see the module docstring.
+
+    Args:
+        tracker_config: score what the node publishes for each image as its camera's first
+            frame (``image_eval.through_tracker``); None = the segmenter's instances.
 
     Returns:
         ``{variant: {class: {tp, fp, fn, recall, precision}}, 'frames': n}``.
@@ -128,7 +133,7 @@ def evaluate_kitti(segmenter, root: Path) -> Dict[str, Dict[str, Dict[str, float
     if not paths:
         raise FileNotFoundError(f'no image in {images} has a label file in {label_dir}')
     totals: Dict[str, Dict[str, Dict[str, float]]] = {}
-    for path, variants in image_eval.iterate_predictions(segmenter, paths):
+    for path, variants in image_eval.iterate_predictions(segmenter, paths, tracker_config):
         labels = read_kitti_labels(label_dir / f'{path.stem}.txt')
         for variant, prediction in variants.items():
             for name, counts in match_frame(prediction.segments, labels).items():
@@ -168,6 +173,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--params-file', type=Path, default=None,
                         help='node parameter file (default: the defaults)')
     parser.add_argument('--weights-dir', default='', help="weights directories, ':'-separated")
+    parser.add_argument('--no-tracker', action='store_true',
+                        help="score the segmenter's instances; by default each image passes the "
+                             "parameter file's tracker as a camera's first frame, as the node "
+                             'publishes it (unconfirmed instances get no id)')
     parser.add_argument('--json', action='store_true',
                         help='print the results as one JSON object on the last line')
 
@@ -175,9 +184,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``evaluate boxes``; return the exit code."""
     from seg_perception.tools.image_eval import build_segmenter
-    segmenter = build_segmenter(args.params_file, args.weights_dir)
+    segmenter, tracker_config = build_segmenter(args.params_file, args.weights_dir)
+    tracker_config = None if args.no_tracker else tracker_config
+    print('instances: ' + ("the segmenter's" if tracker_config is None else
+                           "the node's (each image a camera's first frame through the tracker)"))
     try:
-        results = evaluate_kitti(segmenter, args.kitti_root)
+        results = evaluate_kitti(segmenter, args.kitti_root, tracker_config)
     finally:
         segmenter.release()
     print(format_table(results))

@@ -13,6 +13,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
+from seg_perception.backends.base import Segmenter
 from seg_perception.structures import PanopticResult, Segment
 
 #: Image file suffixes read from a folder.
@@ -76,37 +77,73 @@ def at_image_size(result: PanopticResult, size: Tuple[int, int]) -> FramePredict
 
 def build_segmenter(params_file: Optional[Path], weights_dir: str = '',
                     overrides: Optional[Dict] = None):
-    """Return the segmenter a parameter file configures (``overrides``: parameter values)."""
+    """Return (segmenter, tracker config) a parameter file configures (``overrides``: values)."""
     from seg_perception.backends.registry import create_backend
     from seg_perception.ros.params_file import read_file_settings
     values = dict(overrides or {})
     if weights_dir:
         values['weights_dir'] = weights_dir
     settings = read_file_settings(params_file, values)
-    return create_backend(settings.backend, settings.backend_options)
+    return create_backend(settings.backend, settings.backend_options), settings.tracker
 
 
-def predict(segmenter, images: Sequence[np.ndarray]) -> List[Dict[str, FramePrediction]]:
+class _Precomputed(Segmenter):
+    """Hands a result computed elsewhere to a ``Pipeline`` (one image per call)."""
+
+    name = 'precomputed'
+
+    def __init__(self, result: PanopticResult):
+        self.result = result
+
+    @property
+    def class_ids(self) -> Tuple[int, ...]:
+        return ()
+
+    def segment(self, images: Sequence[np.ndarray]) -> Tuple[PanopticResult, ...]:
+        return (self.result,)
+
+
+def through_tracker(image: np.ndarray, result: PanopticResult, tracker_config) -> FramePrediction:
+    """Return what the node publishes for ``image`` as the first frame of its camera.
+
+    The result passes ``Pipeline`` with a new ``Tracker(tracker_config)``: only instances the
+    tracker confirms in their first frame (score >= ``confirm_score``, or ``confirm_hits`` 1)
+    keep an id, as in the node's ``instances`` and ``detections`` outputs.
+    """
+    from seg_perception.pipeline import Pipeline
+    from seg_perception.structures import Frame
+    from seg_perception.tracking import Tracker
+    pipeline = Pipeline(_Precomputed(result), lambda: Tracker(tracker_config))
+    out = pipeline.process(Frame(image))
+    segments = tuple(Segment(o.track_id, o.class_id, o.score, o.bbox, 0.0) for o in out.objects)
+    return FramePrediction(out.semantic, out.instances.astype(np.int32), segments)
+
+
+def predict(segmenter, images: Sequence[np.ndarray],
+            tracker_config=None) -> List[Dict[str, FramePrediction]]:
     """Segment images one by one; per image ``{variant: FramePrediction}``.
 
     Variants: ``fusion`` and ``components`` for a ``DetectionFusionSegmenter``, else only
-    ``components`` (the backend's own instances).
+    ``components`` (the backend's own instances). With ``tracker_config``, each variant goes
+    through the tracker as the node's first frame (``through_tracker``).
     """
     from seg_perception.backends.detected_instances import DetectionFusionSegmenter
     out = []
     for image in images:
-        size = image.shape[:2]
         if isinstance(segmenter, DetectionFusionSegmenter):
             fused, primary = segmenter.segment_with_primary([image])
-            out.append({COMPONENTS: at_image_size(primary[0], size),
-                        FUSION: at_image_size(fused[0], size)})
+            results = {COMPONENTS: primary[0], FUSION: fused[0]}
         else:
-            out.append({COMPONENTS: at_image_size(segmenter.segment([image])[0], size)})
+            results = {COMPONENTS: segmenter.segment([image])[0]}
+        out.append({
+            name: (through_tracker(image, result, tracker_config) if tracker_config is not None
+                   else at_image_size(result, image.shape[:2]))
+            for name, result in results.items()})
     return out
 
 
-def iterate_predictions(segmenter, paths: Sequence[Path]
+def iterate_predictions(segmenter, paths: Sequence[Path], tracker_config=None
                         ) -> Iterator[Tuple[Path, Dict[str, FramePrediction]]]:
     """Yield ``(path, {variant: prediction})`` for each image file, reading one at a time."""
     for path in paths:
-        yield path, predict(segmenter, [read_rgb(path)])[0]
+        yield path, predict(segmenter, [read_rgb(path)], tracker_config)[0]

@@ -277,8 +277,13 @@ def format_table(counts: PanopticCounts) -> str:
     return '\n'.join(lines)
 
 
-def evaluate_images(segmenter, images_dir: Path, gt_dir: Path) -> Dict[str, PanopticCounts]:
+def evaluate_images(segmenter, images_dir: Path, gt_dir: Path,
+                    tracker_config=None) -> Dict[str, PanopticCounts]:
     """Segment every image of ``images_dir`` that has ground truth and score each variant.
+
+    Args:
+        tracker_config: score what the node publishes for each image as its camera's first
+            frame (``image_eval.through_tracker``); None = the segmenter's instances.
 
     Returns:
         counts per variant (``image_eval.COMPONENTS`` always, ``image_eval.FUSION`` when the
@@ -297,7 +302,7 @@ def evaluate_images(segmenter, images_dir: Path, gt_dir: Path) -> Dict[str, Pano
         raise FileNotFoundError(
             f'no image in {images_dir} matches a *_gtFine_instanceIds.png in {gt_dir}')
     totals: Dict[str, PanopticCounts] = {}
-    for path, variants in image_eval.iterate_predictions(segmenter, paths):
+    for path, variants in image_eval.iterate_predictions(segmenter, paths, tracker_config):
         gt = read_label_image(next(g for prefix, g in gts.items()
                                    if path.name.startswith(prefix)))
         for name, prediction in variants.items():
@@ -355,6 +360,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='with --images: node parameter file (default: the defaults)')
     parser.add_argument('--weights-dir', default='',
                         help="with --images: weights directories, ':'-separated")
+    parser.add_argument('--no-tracker', action='store_true',
+                        help="score the segmenter's instances; by default each image passes the "
+                             "parameter file's tracker as a camera's first frame, as the node "
+                             'publishes it (unconfirmed instances get no id)')
     parser.add_argument('--json', action='store_true',
                         help='print the results as one JSON object on the last line')
 
@@ -368,9 +377,12 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps(counts.as_dict()))
         return 0
     from seg_perception.tools.image_eval import build_segmenter
-    segmenter = build_segmenter(args.params_file, args.weights_dir)
+    segmenter, tracker_config = build_segmenter(args.params_file, args.weights_dir)
+    tracker_config = None if args.no_tracker else tracker_config
+    print('instances: ' + ("the segmenter's" if tracker_config is None else
+                           "the node's (each image a camera's first frame through the tracker)"))
     try:
-        totals = evaluate_images(segmenter, args.images, args.gt)
+        totals = evaluate_images(segmenter, args.images, args.gt, tracker_config)
     finally:
         segmenter.release()
     for name, counts in totals.items():
