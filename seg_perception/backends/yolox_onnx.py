@@ -266,11 +266,18 @@ class YoloxOnnxDetector:
             index = device.split(':', 1)[1]
             providers = [(p, {'device_id': index}) if p != 'CPUExecutionProvider' else p
                          for p in providers]
-        try:
-            self.session = onnxruntime.InferenceSession(str(path), session_options,
-                                                        providers=providers)
-        except Exception as error:  # onnxruntime raises its own exception types
-            raise BackendError(f'ONNX Runtime cannot load {path}: {error}') from error
+        # A GPU provider listed by onnxruntime-gpu may still fail to start (no TensorRT
+        # libraries, no driver): fall back one provider at a time, down to the CPU.
+        self.session, errors = None, []
+        for first in range(len(providers)):
+            try:
+                self.session = onnxruntime.InferenceSession(
+                    str(path), session_options, providers=providers[first:])
+                break
+            except Exception as error:  # onnxruntime raises its own exception types
+                errors.append(f'{providers[first]}: {error}')
+        if self.session is None:
+            raise BackendError(f'ONNX Runtime cannot load {path}: {"; ".join(errors)}')
         self.providers = tuple(self.session.get_providers())
         inputs = self.session.get_inputs()
         shape = inputs[0].shape if len(inputs) == 1 else ()
