@@ -78,6 +78,8 @@ class DetectionFusionSegmenter(Segmenter):
         self.detector_options = detector_options
         self.fusion = fusion
         self.name = f'{semantic.name}+{detector_options.name or "detector"}'
+        #: The wrapped backend's device (callers batch frames on accelerators).
+        self.device = getattr(semantic, 'device', 'cpu')
         self.last_timings_ms: Dict[str, float] = {}
 
     @property
