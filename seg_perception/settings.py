@@ -11,13 +11,15 @@ from dataclasses import dataclass
 import math
 from typing import Any, Dict, List, Mapping, Tuple
 
-from seg_perception.backends.base import BackendError, BackendOptions, parse_extra
+from seg_perception.backends.base import (BackendError, BackendOptions, DetectorOptions,
+                                          parse_extra)
 from seg_perception.stream_stats import HealthLimits
 from seg_perception.topics import camera_namespace
 from seg_perception.tracking import TrackerConfig
 
 _TRACKER = TrackerConfig()
 _BACKEND = BackendOptions()
+_DETECTOR = DetectorOptions()
 _HEALTH = HealthLimits()
 
 
@@ -63,6 +65,21 @@ PARAMETERS: Tuple[ParameterSpec, ...] = (
     ParameterSpec('min_instance_area_px', _BACKEND.min_instance_area_px,
                   'Thing regions smaller than this many input pixels get no instance.',
                   0.0, 1e7),
+    # --- object detector fused with the segmentation (backends/detected_instances.py) ---
+    # The node's default fuses YOLOX-Nano (DetectorOptions itself defaults to no detector).
+    ParameterSpec('detector', 'yolox',
+                  "Object detector whose boxes split things into instances: 'yolox' (ONNX "
+                  "Runtime), or '' for none (instances = connected components of the backend)."),
+    ParameterSpec('detector_weights', _DETECTOR.weights_path,
+                  'Detector ONNX file; empty = yolox_nano.onnx in weights_dir (or its '
+                  'yolox_nano/ folder), then the cache.'),
+    ParameterSpec('detector_score_threshold', _DETECTOR.score_threshold,
+                  'Detections scoring below this are ignored.', 0.0, 1.0),
+    ParameterSpec('detector_tile_rows', 2,
+                  'Rows of extra overlapping detector tiles for small objects (columns follow '
+                  'the image aspect); 0 = one full-frame pass.', 0, 8, 1),
+    ParameterSpec('detector_tile_overlap', _DETECTOR.tile_overlap,
+                  "Fraction of a detector tile's side shared with its neighbour.", 0.0, 0.9),
     ParameterSpec('max_batch_frames', 0,
                   'Most camera frames per forward pass, least recently served camera first; '
                   '0 = one on the CPU (batches are slower there), every waiting camera on CUDA.',
@@ -246,6 +263,7 @@ def settings_from_values(values: Mapping[str, Any]) -> NodeSettings:
         model_scale=float(value('model_scale')),
         min_instance_area_px=float(value('min_instance_area_px')),
         extra=_backend_extra(value('backend_extra')),
+        detector=_detector_options(value),
     )
     tracker = TrackerConfig(
         high_score=float(value('track_high_score')),
@@ -276,6 +294,17 @@ def settings_from_values(values: Mapping[str, Any]) -> NodeSettings:
         max_batch_frames=value('max_batch_frames'),
         lidar_pose=tuple(float(v) for v in value('lidar_pose')),
     )
+
+
+def _detector_options(value) -> DetectorOptions:
+    name = value('detector').strip()
+    if name not in ('', 'yolox'):
+        raise ValueError(f"parameter detector must be 'yolox' or '' (none), got {name!r}")
+    return DetectorOptions(
+        name=name, weights_path=value('detector_weights').strip(),
+        score_threshold=float(value('detector_score_threshold')),
+        tile_rows=value('detector_tile_rows'),
+        tile_overlap=float(value('detector_tile_overlap')))
 
 
 def _backend_extra(text: str) -> dict:

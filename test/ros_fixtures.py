@@ -7,8 +7,9 @@ import itertools
 import os
 from pathlib import Path
 
-from seg_perception.paths import repo_root, sample_path
-from seg_perception.tools.harness import node_command, start_node, stop_node
+from seg_perception.paths import repo_root
+from seg_perception.tools.harness import (default_weights_dirs, node_command, start_node,
+                                          stop_node)
 
 
 #: Highest ROS_DOMAIN_ID that is safe on Linux: the ports of larger ids run into the ephemeral
@@ -31,9 +32,8 @@ class RunningNode:
 
     def __init__(self, topics, weights_dir: str, log_path: Path, extra=()):
         params = repo_root() / 'config' / 'default.yaml'
-        lanes = sample_path('weights', 'twinlitenet')  # the default backend's lane model
-        if lanes is not None:
-            weights_dir = f'{weights_dir}:{lanes}'
+        # The default configuration's other models (lanes, detector) are found there too.
+        weights_dir = ':'.join(d for d in (weights_dir, default_weights_dirs()) if d)
         command = node_command(params, topics[0], weights_dir, list(extra))
         topic_list = ','.join(topics)
         command = [c if not c.startswith('image_topics:=') else f'image_topics:=[{topic_list}]'

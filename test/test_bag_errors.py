@@ -155,7 +155,7 @@ def test_process_cli_damage_after_model_load_exits_1(tmp_path, good_bags, capsys
     """The real network loads, the reader fails mid-bag: one line, exit 1, no output left."""
     params = tmp_path / 'small.yaml'
     params.write_text('/**:\n  ros__parameters:\n    input_width: 256\n    input_height: 128\n'
-                      '    device: cpu\n')
+                      "    device: cpu\n    backend: espnetv2\n    detector: ''\n")
     bag = damaged_copy(good_bags['sqlite3'][0], tmp_path / 'bag', scribble)
     out = tmp_path / 'out'
     assert cli.main(['process', str(bag), str(out), '--params-file', str(params),

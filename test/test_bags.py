@@ -95,7 +95,7 @@ def small_params(tmp_path_factory) -> Path:
     """Parameter file: ESPNetv2 alone with a 512x256 input on the CPU (cheaper than default)."""
     path = tmp_path_factory.mktemp('params') / 'small.yaml'
     path.write_text('/**:\n  ros__parameters:\n    input_width: 512\n    input_height: 256\n'
-                    '    device: cpu\n    backend: espnetv2\n')
+                    "    device: cpu\n    backend: espnetv2\n    detector: ''\n")
     return path
 
 

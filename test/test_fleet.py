@@ -95,7 +95,7 @@ def small_params(tmp_path_factory) -> Path:
     """Parameter file: ESPNetv2 at 256x128 on the CPU."""
     path = tmp_path_factory.mktemp('params') / 'small.yaml'
     path.write_text('/**:\n  ros__parameters:\n    input_width: 256\n    input_height: 128\n'
-                    '    device: cpu\n')
+                    "    device: cpu\n    backend: espnetv2\n    detector: ''\n")
     return path
 
 

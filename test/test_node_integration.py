@@ -16,15 +16,15 @@ from ros_fixtures import RunningNode, use_private_domain
 from sample_data import sample
 
 from seg_perception import taxonomy
-from seg_perception.backends.base import BackendOptions
-from seg_perception.backends.registry import create_backend
-from seg_perception.pipeline import Pipeline
+from seg_perception.build import build_pipeline
+from seg_perception.paths import repo_root
 from seg_perception.ros.driver import (decode_output, make_camera_msg, NodeDriver, ns_to_header,
                                        spin_in_background, stop_spinning)
 from seg_perception.ros.lane_messages import lanes_available
+from seg_perception.settings_file import read_file_settings
 from seg_perception.structures import Frame
+from seg_perception.tools.harness import default_weights_dirs
 from seg_perception.tools.image_source import read_rgb
-from seg_perception.tracking.tracker import Tracker
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -62,11 +62,10 @@ def ros_graph(tmp_path_factory, espnetv2_weights_dir):
 
 @pytest.fixture(scope='module')
 def offline_pipeline(espnetv2_weights_dir):
-    """Return the default configuration's pipeline (ESPNetv2 with TwinLiteNet's lanes)."""
-    backend = create_backend('espnetv2+twinlitenet', BackendOptions(
-        weights_dirs=(str(espnetv2_weights_dir), str(sample('weights', 'twinlitenet'))),
-        device='cpu', allow_download=False))
-    return Pipeline(backend, Tracker)
+    """Return the default configuration's pipeline, built as the node builds it."""
+    settings = read_file_settings(repo_root() / 'config' / 'default.yaml', {
+        'weights_dir': default_weights_dirs(), 'device': 'cpu', 'allow_download': False})
+    return build_pipeline(settings)
 
 
 def _expected_semantic(pipeline, rgb):

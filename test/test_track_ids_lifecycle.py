@@ -44,6 +44,7 @@ def test_ids_survive_deactivate_and_are_never_reused_after_cleanup_with_real_wei
         Parameter('image_topics', value=[IMAGE_TOPIC]),
         Parameter('autostart', value=False),
         Parameter('backend', value='espnetv2'),
+        Parameter('detector', value=''),
         Parameter('weights_dir', value=str(espnetv2_weights_dir)),
         Parameter('allow_download', value=False),
         Parameter('device', value='cpu'),

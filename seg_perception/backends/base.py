@@ -15,6 +15,28 @@ class BackendError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class DetectorOptions:
+    """An object detector whose boxes split the segmenter's things into instances.
+
+    Attributes:
+        name: detector name (``'yolox'``); empty = no detector, instances are the backend's.
+        weights_path: ONNX file; empty = ``yolox_nano.onnx`` in the weights directories.
+        score_threshold: detections scoring below this are ignored.
+        nms_iou: class-aware NMS IoU threshold.
+        tile_rows: rows of extra overlapping tiles for small objects (0 = one full-frame pass).
+        tile_overlap: fraction of a tile's side shared with its neighbour.
+
+    """
+
+    name: str = ''
+    weights_path: str = ''
+    score_threshold: float = 0.3
+    nms_iou: float = 0.45
+    tile_rows: int = 0
+    tile_overlap: float = 0.2
+
+
+@dataclass(frozen=True)
 class BackendOptions:
     """Settings common to all backends (each backend reads what applies to it).
 
@@ -29,6 +51,8 @@ class BackendOptions:
         model_scale: width multiplier of scalable networks (ESPNetv2: 0.5..2.0).
         min_instance_area_px: instances smaller than this (input pixels) are dropped.
         extra: backend-specific settings.
+        detector: optional object detector fused with the segmentation (see
+            ``backends.detected_instances``).
 
     """
 
@@ -42,6 +66,7 @@ class BackendOptions:
     model_scale: float = 2.0
     min_instance_area_px: float = 64.0
     extra: Dict[str, str] = field(default_factory=dict)
+    detector: DetectorOptions = DetectorOptions()
 
 
 def parse_extra(text: str) -> Dict[str, str]:

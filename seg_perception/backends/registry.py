@@ -41,6 +41,9 @@ def available_backends() -> Tuple[str, ...]:
 def create_backend(name: str, options: BackendOptions = BackendOptions()) -> Segmenter:
     """Build the backend called ``name``.
 
+    With ``options.detector.name`` set, the backend is wrapped in a
+    ``detected_instances.DetectionFusionSegmenter`` (its instances come from the detector).
+
     Raises:
         BackendError: unknown name (the message lists the known ones) or a missing optional
             dependency (the message says what to install).
@@ -58,4 +61,12 @@ def create_backend(name: str, options: BackendOptions = BackendOptions()) -> Seg
             f'install with: {_INSTALL_HINTS.get(name, "pip install " + requirements)}; '
             f'backends: {", ".join(available_backends())}'
         ) from error
-    return getattr(module, class_name)(options)
+    segmenter = getattr(module, class_name)(options)
+    if options.detector.name:  # detector + fusion around any backend (parameter ``detector``)
+        from seg_perception.backends.detected_instances import with_detector
+        try:
+            segmenter = with_detector(segmenter, options)
+        except BackendError:
+            segmenter.release()
+            raise
+    return segmenter

@@ -12,7 +12,7 @@ from seg_perception.tools.harness import (add_settings_arguments, machine_descri
 
 
 #: Benchmark sections run by default, in order.
-SECTIONS = ('node', 'conversion', 'tracker', 'e2e', 'lanes')
+SECTIONS = ('node', 'conversion', 'tracker', 'e2e', 'lanes', 'detector')
 #: Sections that take minutes and run only when named with --sections.
 OPTIONAL_SECTIONS = ('multicamera',)
 
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
           f'{torch.get_num_threads()} threads')
     rgb = sample_frame(1920, 1080)
     backend = None
-    if 'node' in sections or 'e2e' in sections:
+    if 'node' in sections or 'e2e' in sections or 'detector' in sections:
         backend = ESPNetv2Backend(BackendOptions(
             weights_dirs=(args.weights_dir,) if args.weights_dir else (), device=args.device))
         results['device'] = str(backend.device)
@@ -112,6 +112,10 @@ def run(args: argparse.Namespace) -> int:
                               args.repeats)
     if 'multicamera' in sections:
         results['multicamera'] = _multicamera(args)
+    if 'detector' in sections:  # YOLOX + detection-guided fusion (skipped without weights)
+        from seg_perception.tools.bench_detector import detector_rows
+        results['detector_1080p'] = detector_rows(
+            backend, rgb, args.weights_dir.split(':'), args.device, args.repeats)
     if args.json:
         print(json.dumps(results))
     return 0

@@ -5,7 +5,7 @@ import sys
 from typing import List, Optional
 
 from seg_perception.ros import bag_io
-from seg_perception.tools import (bench, drive, fleet, lane_eval, lifting_eval, make_bag,
+from seg_perception.tools import (bench, box_eval, drive, fleet, lane_eval, lifting_eval, make_bag,
                                   panoptic_eval, process_bag, render, replay, semantic_eval, soak,
                                   tracking_eval)
 
@@ -51,6 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
         description=lane_eval.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     lane_eval.add_arguments(lanes_parser)
     lanes_parser.set_defaults(handler=lane_eval.run)
+    boxes_parser = evaluations.add_parser(
+        'boxes', help='2D recall / precision of instance boxes against KITTI label_2',
+        description=box_eval.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    box_eval.add_arguments(boxes_parser)
+    boxes_parser.set_defaults(handler=box_eval.run)
 
     for name, module, text in (
             ('make-bag', make_bag, 'image folder or video -> rosbag2 of camera images'),

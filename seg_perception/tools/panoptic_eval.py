@@ -277,21 +277,119 @@ def format_table(counts: PanopticCounts) -> str:
     return '\n'.join(lines)
 
 
+def evaluate_images(segmenter, images_dir: Path, gt_dir: Path,
+                    tracker_config=None) -> Dict[str, PanopticCounts]:
+    """Segment every image of ``images_dir`` that has ground truth and score each variant.
+
+    Args:
+        tracker_config: score what the node publishes for each image as its camera's first
+            frame (``image_eval.through_tracker``); None = the segmenter's instances.
+
+    Returns:
+        counts per variant (``image_eval.COMPONENTS`` always, ``image_eval.FUSION`` when the
+        segmenter fuses a detector).
+
+    Raises:
+        FileNotFoundError: no image matches a ``*_gtFine_instanceIds.png`` in ``gt_dir``.
+
+    """
+    from seg_perception.tools import image_eval
+    gts = {gt.name.split('_gtFine_')[0]: gt
+           for gt in sorted(Path(gt_dir).rglob('*_gtFine_instanceIds.png'))}
+    paths = [p for p in image_eval.image_paths(images_dir)
+             if any(p.name.startswith(prefix) for prefix in gts)]
+    if not paths:
+        raise FileNotFoundError(
+            f'no image in {images_dir} matches a *_gtFine_instanceIds.png in {gt_dir}')
+    totals: Dict[str, PanopticCounts] = {}
+    for path, variants in image_eval.iterate_predictions(segmenter, paths, tracker_config):
+        gt = read_label_image(next(g for prefix, g in gts.items()
+                                   if path.name.startswith(prefix)))
+        for name, prediction in variants.items():
+            semantic = fit_labels(prediction.semantic, gt.shape)
+            instances = fit_labels(prediction.instances, gt.shape)
+            totals.setdefault(name, PanopticCounts.zeros()).add(
+                frame_counts(gt, semantic, instances))
+    return totals
+
+
+def car_person_pq(counts: PanopticCounts) -> Optional[float]:
+    """Mean PQ of car and person (the classes a planner needs most), None without either."""
+    pq = counts.per_class()['pq']
+    values = [pq[CLASS_NAMES.index(name)] for name in ('car', 'person')]
+    values = [v for v in values if not np.isnan(v)]
+    return float(np.mean(values)) if values else None
+
+
+def format_side_by_side(totals: Dict[str, PanopticCounts]) -> str:
+    """PQ / SQ / RQ of each thing class, one column group per variant."""
+    names = list(totals)
+    lines = [f'{"class":<12}' + ''.join(f' | {n + " PQ/SQ/RQ":<24}' for n in names)]
+    for index, name in enumerate(CLASS_NAMES):
+        if not IS_THING[index]:
+            continue
+        cells = []
+        for variant in names:
+            metrics = totals[variant].per_class()
+            if np.isnan(metrics['pq'][index]):
+                cells.append(f' | {"-":<24}')
+            else:
+                cells.append(f' | {metrics["pq"][index]:.3f} {metrics["sq"][index]:.3f} '
+                             f'{metrics["rq"][index]:.3f}'.ljust(27))
+        lines.append(f'{name:<12}' + ''.join(cells))
+    lines.append(f'{"car+person":<12}' + ''.join(
+        f' | {"-" if car_person_pq(totals[v]) is None else f"{car_person_pq(totals[v]):.3f}":<24}'
+        for v in names))
+    return '\n'.join(lines)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``seg-perception evaluate panoptic``."""
-    parser.add_argument('--pred', required=True, type=Path,
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument('--pred', type=Path,
                         help='folder of <stem>.png (canonical class ids) and <stem>_instances.png '
                              '(uint16 instance ids, 0 = none) per frame')
+    source.add_argument('--images', type=Path,
+                        help='folder of camera images (<city_seq_frame>_*.png): segment them with '
+                             "the parameter file's backend (and detector) and score the result; "
+                             'with a detector, its fusion and the plain connected components '
+                             'are printed side by side')
     parser.add_argument('--gt', required=True, type=Path,
                         help='Cityscapes ground-truth folder (*_gtFine_instanceIds.png)')
+    parser.add_argument('--params-file', type=Path, default=None,
+                        help='with --images: node parameter file (default: the defaults)')
+    parser.add_argument('--weights-dir', default='',
+                        help="with --images: weights directories, ':'-separated")
+    parser.add_argument('--no-tracker', action='store_true',
+                        help="score the segmenter's instances; by default each image passes the "
+                             "parameter file's tracker as a camera's first frame, as the node "
+                             'publishes it (unconfirmed instances get no id)')
     parser.add_argument('--json', action='store_true',
                         help='print the results as one JSON object on the last line')
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``evaluate panoptic``; return the exit code."""
-    counts = evaluate_panoptic(args.pred, args.gt)
-    print(format_table(counts))
+    if args.pred is not None:
+        counts = evaluate_panoptic(args.pred, args.gt)
+        print(format_table(counts))
+        if args.json:
+            print(json.dumps(counts.as_dict()))
+        return 0
+    from seg_perception.tools.image_eval import build_segmenter
+    segmenter, tracker_config = build_segmenter(args.params_file, args.weights_dir)
+    tracker_config = None if args.no_tracker else tracker_config
+    print('instances: ' + ("the segmenter's" if tracker_config is None else
+                           "the node's (each image a camera's first frame through the tracker)"))
+    try:
+        totals = evaluate_images(segmenter, args.images, args.gt, tracker_config)
+    finally:
+        segmenter.release()
+    for name, counts in totals.items():
+        print(f'== {name}')
+        print(format_table(counts))
+    print(format_side_by_side(totals))
     if args.json:
-        print(json.dumps(counts.as_dict()))
+        print(json.dumps({name: {**counts.as_dict(), 'car_person_pq': car_person_pq(counts)}
+                          for name, counts in totals.items()}))
     return 0
