@@ -76,7 +76,7 @@ def test_kitti_parsing_on_the_real_file(kitti_label_dir):
 
 
 def test_find_kitti_sequences(kitti_label_dir, tmp_path):
-    root = kitti_label_dir.parents[2]  # .../sequences, two levels above label_02
+    root = kitti_label_dir.parents[1]  # .../kitti_tracking_mini, two levels above label_02
     assert [p.stem for p in te.find_kitti_sequences(root)] == ['0001']
     assert te.find_kitti_sequences(kitti_label_dir, ['0001'])[0].name == '0001.txt'
     with pytest.raises(FileNotFoundError):
