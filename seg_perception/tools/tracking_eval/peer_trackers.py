@@ -89,7 +89,8 @@ def run_trackers_peer(name: str, frames: Sequence[FrameDetections],
         warnings.simplefilter('ignore')
         for detections in frames:
             tracked = tracker.update(_sv_detections(sv, detections))
-            out.append(_from_sv(tracked))
+            # Its ids start at 0 (-1: no track); ours and trackeval's inputs start at 1.
+            out.append(_from_sv(tracked, id_offset=1))
     return out
 
 
@@ -135,15 +136,15 @@ def _bind_peer(name: str) -> Runner:
     return lambda frames, fps: run_trackers_peer(name, frames, fps)
 
 
-def _from_sv(tracked) -> TrackerOutput:
-    """Keep the boxes of ``sv.Detections`` that carry a track id (>= 1)."""
+def _from_sv(tracked, id_offset: int = 0) -> TrackerOutput:
+    """Keep the boxes of ``sv.Detections`` that carry a track id (>= 0), ids + ``id_offset``."""
     ids = np.asarray(tracked.tracker_id if tracked.tracker_id is not None else (),
                      dtype=np.int64).reshape(-1)
-    keep = ids >= 1
+    keep = ids >= 0
     boxes = np.asarray(tracked.xyxy, dtype=np.float64).reshape(-1, 4)[keep]
     classes = None if tracked.class_id is None else \
         np.asarray(tracked.class_id, dtype=np.int64).reshape(-1)[keep]
-    return TrackerOutput(boxes=boxes, ids=ids[keep], classes=classes)
+    return TrackerOutput(boxes=boxes, ids=ids[keep] + id_offset, classes=classes)
 
 
 def _import_supervision():
