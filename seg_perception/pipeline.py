@@ -8,13 +8,18 @@ import numpy as np
 
 from seg_perception.backends.base import Segmenter
 from seg_perception.structures import Frame, FrameResult, PanopticResult, Segment, TrackedObject
+from seg_perception.tracking.association import crops_from_instance_map
 
 #: Largest value of the ``mono16`` instances image; track ids wrap into 1..MAX_INSTANCE_VALUE.
 MAX_INSTANCE_VALUE = 65535
 
 
 class InstanceTracker(Protocol):
-    """What the pipeline needs of a tracker (``seg_perception.tracking.Tracker`` is one)."""
+    """What the pipeline needs of a tracker (``seg_perception.tracking.Tracker`` is one).
+
+    A tracker whose ``uses_masks`` attribute is True is also given each segment's mask, cropped
+    to its box (``update(segments, stamp_ns, masks=...)``); others get segments only.
+    """
 
     def update(self, segments: Sequence[Segment], stamp_ns: int) -> Tuple[int, ...]:
         """Return, per segment, the id of its confirmed track, or 0."""
@@ -83,7 +88,12 @@ class Pipeline:
 
     def _track_and_resize(self, frame: Frame, panoptic: PanopticResult) -> FrameResult:
         tracker = self.tracker(frame.camera)
-        track_ids = tracker.update(panoptic.segments, frame.stamp_ns)
+        if getattr(tracker, 'uses_masks', False):
+            masks = crops_from_instance_map(
+                panoptic.instance_map, [segment.segment_id for segment in panoptic.segments])
+            track_ids = tracker.update(panoptic.segments, frame.stamp_ns, masks=masks)
+        else:
+            track_ids = tracker.update(panoptic.segments, frame.stamp_ns)
         reset_reason = getattr(tracker, 'last_reset_reason', None)
         warnings = (f'tracker of {frame.camera or "camera"} reset: {reset_reason}',) \
             if reset_reason else ()

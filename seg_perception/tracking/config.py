@@ -67,6 +67,10 @@ class TrackerConfig:
         max_tentative_lost_s: same for tentative tracks; 0 removes them at their first miss.
         class_aware: tracks only match detections of their own class.
         mask_weight: weight of mask IoU against box IoU when masks are given, in [0, 1].
+        use_masks: ask the pipeline for each segment's mask (cropped to its box) and blend
+            mask IoU into the similarity. Off by default: the masks compared are a frame apart
+            without motion compensation, and the KITTI labels the settings were chosen on
+            have no masks, so its benefit is not measured yet.
         kalman: noise levels of the motion model.
         class_settings: ``(canonical class name, ClassSettings)`` pairs; classes not named use
             the defaults.
@@ -98,6 +102,7 @@ class TrackerConfig:
     max_tentative_lost_s: float = 0.15
     class_aware: bool = True
     mask_weight: float = 0.5
+    use_masks: bool = False
     kalman: KalmanConfig = KalmanConfig()
     class_settings: Tuple[Tuple[str, ClassSettings], ...] = DEFAULT_CLASS_SETTINGS
     observation_recovery: bool = True

@@ -1,5 +1,7 @@
-"""Per-track arrays of the tracker, one row per live track."""
+"""Track records of the tracker: life-cycle states, per-track arrays, the public snapshot."""
 
+from dataclasses import dataclass
+import enum
 from typing import List, Optional, Tuple
 
 import numpy as np
@@ -7,8 +9,46 @@ import numpy as np
 from seg_perception.tracking.association import MaskCrop
 from seg_perception.tracking.kalman import BoxStates
 
-#: ``TrackState.TENTATIVE`` as a plain int.
-TENTATIVE = 0
+
+class TrackState(enum.IntEnum):
+    """Life cycle of a track."""
+
+    TENTATIVE = 0
+    CONFIRMED = 1
+    LOST = 2
+    REMOVED = 3
+
+
+#: ``TrackState.TENTATIVE`` as a plain int (IntEnum attribute access is slow in a hot loop).
+TENTATIVE = int(TrackState.TENTATIVE)
+
+
+@dataclass(frozen=True)
+class ActiveTrack:
+    """A confirmed track as the tracker sees it now (after the last ``update``).
+
+    Attributes:
+        track_id: id unique within the tracker's lifetime (>= 1).
+        class_id: canonical class id.
+        state: ``TrackState.CONFIRMED`` (matched in the last update) or ``TrackState.LOST``.
+        score: score of the last matched detection, [0, 1].
+        bbox: Kalman estimate ``x_min, y_min, x_max, y_max`` at the last stamp, pixels.
+        velocity: ``(vcx, vcy, vw, vh)`` of centre and size, pixels per second.
+        age_s: time since the track's first detection, seconds.
+        time_since_update_s: time since its last matched detection, seconds.
+        hits: number of matched detections.
+
+    """
+
+    track_id: int
+    class_id: int
+    state: TrackState
+    score: float
+    bbox: Tuple[float, float, float, float]
+    velocity: Tuple[float, float, float, float]
+    age_s: float
+    time_since_update_s: float
+    hits: int
 
 
 class TrackTable:

@@ -2,28 +2,40 @@
 
 Each update:
 
-1. Tracks not matched for longer than ``max_lost_s`` (real time, from the stamps) are removed.
-2. All tracks are predicted to the new stamp by the constant-velocity Kalman filter.
+1. Tracks not matched for longer than their class's lost time (``max_lost_s`` times the
+   class's factor; real time, from the stamps) are removed.
+2. All tracks are predicted to the new stamp by the constant-velocity Kalman filter (process
+   noise per class: pedestrians may turn and stop more than cars).
 3. Stage 1: confirmed and lost tracks against confident detections (score >= ``high_score``),
-   on box IoU; then the tracks and detections left on buffered IoU, boxes grown by the track's
-   predicted position uncertainty, so objects that moved more than their size between frames
-   (fast motion at 10 Hz, a turning camera, a track lost for a while) still match.
+   on box IoU. With ``camera_motion`` the tracks left are then shifted by the median
+   displacement of those matched (an image-wide shift, e.g. the camera turning). Then the tracks
+   and detections left are matched on buffered IoU, boxes grown by the track's predicted
+   position uncertainty (times its class's factor), so objects that moved more than their size
+   between frames (fast motion at 10 Hz, a turning camera, a track lost for a while) still
+   match.
 4. Stage 2: confirmed tracks still unmatched against low-score detections
    (``low_score`` <= score < ``high_score``): they keep a track alive through a weak frame but
    never start one.
-5. Stage 3: tentative tracks against the confident detections left, on buffered IoU (their
+5. Lost tracks against the confident detections left, on the IoU of their last observed box
+   (``last_observation_iou``): recovers a track whose prediction drifted while it was unseen.
+6. Stage 3: tentative tracks against the confident detections left, on buffered IoU (their
    velocity is still unknown).
-6. Unmatched confident detections with score >= ``new_track_score`` start tentative tracks.
+7. Matched tracks are corrected; a track matched after a miss restarts its velocity from its
+   last and new observation (``observation_recovery``; OC-SORT's observation-centric
+   re-update) rather than from a velocity predicted blind through the gap.
+8. Unmatched confident detections with score >= ``new_track_score`` start tentative tracks.
+
+Similarities are multiplied by the detection score (``fuse_score``, per class), class-gated
+(``class_aware``) and blended with mask IoU when masks are given (``mask_weight``).
 
 A tentative track becomes confirmed (and only then takes an id) after ``confirm_hits`` matches
 spanning at least ``confirm_s`` seconds, or at once when its first detection scores at least
-``confirm_score``. Ids come from a counter owned by the tracker: never reused, not even after
-``reset``. Nothing here is global; use one tracker per camera. All times come from the stamps
-given to ``update`` (never the wall clock), so replaying a bag faster or slower tracks the same.
+``confirm_score``. Ids come from ``next_id`` (by default a counter owned by the tracker): never
+reused, not even after ``reset``. Nothing here is global; use one tracker per camera (or inject
+one shared ``next_id`` for ids unique across cameras). All times come from the stamps given to
+``update`` (never the wall clock), so replaying a bag faster or slower tracks the same.
 """
 
-from dataclasses import dataclass
-import enum
 import itertools
 from typing import Callable, List, Optional, Sequence, Tuple
 
@@ -34,7 +46,7 @@ from seg_perception.tracking.association import (
     assign, buffered_iou_matrix, gate_by_class, iou_matrix, mask_iou_matrix, MaskCrop)
 from seg_perception.tracking.config import ClassSettings, TrackerConfig
 from seg_perception.tracking.kalman import BoxKalmanFilter, KalmanConfig
-from seg_perception.tracking.track_table import TrackTable
+from seg_perception.tracking.track_table import ActiveTrack, TrackState, TrackTable
 
 __all__ = ['ActiveTrack', 'ClassSettings', 'KalmanConfig', 'Tracker', 'TrackerConfig',
            'TrackState']
@@ -46,49 +58,12 @@ def _nonzero(mask: np.ndarray) -> np.ndarray:
     return mask.nonzero()[0]
 
 
-class TrackState(enum.IntEnum):
-    """Life cycle of a track."""
-
-    TENTATIVE = 0
-    CONFIRMED = 1
-    LOST = 2
-    REMOVED = 3
-
-
 # Plain ints for the per-frame array code (IntEnum attribute access is slow in a hot loop).
 _TENTATIVE = int(TrackState.TENTATIVE)
 _CONFIRMED = int(TrackState.CONFIRMED)
 _LOST = int(TrackState.LOST)
 #: Least number of matched tracks from which the image-wide shift is estimated.
 _MIN_CAMERA_MATCHES = 4
-
-
-@dataclass(frozen=True)
-class ActiveTrack:
-    """A confirmed track as the tracker sees it now (after the last ``update``).
-
-    Attributes:
-        track_id: id unique within the tracker's lifetime (>= 1).
-        class_id: canonical class id.
-        state: ``TrackState.CONFIRMED`` (matched in the last update) or ``TrackState.LOST``.
-        score: score of the last matched detection, [0, 1].
-        bbox: Kalman estimate ``x_min, y_min, x_max, y_max`` at the last stamp, pixels.
-        velocity: ``(vcx, vcy, vw, vh)`` of centre and size, pixels per second.
-        age_s: time since the track's first detection, seconds.
-        time_since_update_s: time since its last matched detection, seconds.
-        hits: number of matched detections.
-
-    """
-
-    track_id: int
-    class_id: int
-    state: TrackState
-    score: float
-    bbox: Tuple[float, float, float, float]
-    velocity: Tuple[float, float, float, float]
-    age_s: float
-    time_since_update_s: float
-    hits: int
 
 
 class Tracker:
@@ -116,6 +91,11 @@ class Tracker:
         self._stamp_ns: Optional[int] = None
         self._predicted = np.zeros((0, 4))
         self.last_reset_reason: Optional[str] = None
+
+    @property
+    def uses_masks(self) -> bool:
+        """Whether the pipeline should pass masks to ``update`` (``use_masks``, weight > 0)."""
+        return self.config.use_masks and self.config.mask_weight > 0.0
 
     def reset(self) -> None:
         """Forget every track; ids already given are still never given again."""

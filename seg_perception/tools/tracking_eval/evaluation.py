@@ -30,16 +30,17 @@ def sequence_detections(gt: SequenceGT, seed: int,
     return make_detections(gt, noise, rng)
 
 
-def sequence_scores(gt: SequenceGT, outputs) -> Dict[str, Dict[str, dict]]:
+def sequence_scores(gt: SequenceGT, outputs,
+                    per_class: bool = True) -> Dict[str, Dict[str, dict]]:
     """Evaluate one tracker's outputs on one sequence, class-agnostic and per scored class.
 
     Returns:
         ``ALL_CLASSES`` and each class of ``SCORED_CLASSES`` -> ``sequence_results``; the
-        classes only when every output carries classes.
+        classes only when ``per_class`` and every output carries classes.
 
     """
     out = {ALL_CLASSES: sequence_results(trackeval_data(gt, outputs))}
-    if all(o.classes is not None for o in outputs):
+    if per_class and all(o.classes is not None for o in outputs):
         for name, canonical in SCORED_CLASSES.items():
             out[name] = sequence_results(trackeval_data(gt, outputs, class_ids(canonical)))
     return out
