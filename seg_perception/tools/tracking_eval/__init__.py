@@ -23,21 +23,23 @@ from seg_perception.tools.tracking_eval.command import add_arguments, format_tab
 from seg_perception.tools.tracking_eval.detection_noise import (
     FrameDetections, make_detections, NoiseConfig, to_segments)
 from seg_perception.tools.tracking_eval.evaluation import (
-    evaluate_sequences, evaluate_tracking, read_sequences, sequence_detections)
+    evaluate_sequences, evaluate_tracking, read_sequences, sequence_detections,
+    sequence_scores)
 from seg_perception.tools.tracking_eval.ground_truth import (
     find_kitti_sequences, KITTI_CLASSES, KITTI_FPS, read_kitti_labels, read_mot_gt, SequenceGT)
 from seg_perception.tools.tracking_eval.peer_trackers import (
-    OURS, PEER, PEERS, run_bytetrack, run_ours, run_trackers_peer, TrackerOutput)
+    OURS, PEER, peer_runners, PEERS, run_bytetrack, run_ours, run_trackers_peer,
+    TrackerOutput)
 from seg_perception.tools.tracking_eval.timing import benchmark
 from seg_perception.tools.tracking_eval.tracking_scores import (
     best_of, combine, score, score_classes, SCORED_CLASSES, sequence_results, trackeval_data)
 
 __all__ = [
     'add_arguments', 'benchmark', 'best_of', 'combine', 'evaluate_sequences', 'evaluate_tracking',
-    'PEERS', 'read_sequences', 'run_trackers_peer', 'score_classes', 'SCORED_CLASSES',
-    'sequence_detections', 'sequence_results',
     'find_kitti_sequences', 'format_table', 'FrameDetections', 'KITTI_CLASSES', 'KITTI_FPS',
-    'main', 'make_detections', 'NoiseConfig', 'OURS', 'PEER', 'read_kitti_labels', 'read_mot_gt',
-    'run', 'run_bytetrack', 'run_ours', 'score', 'SequenceGT', 'to_segments', 'trackeval_data',
+    'main', 'make_detections', 'NoiseConfig', 'OURS', 'PEER', 'peer_runners', 'PEERS',
+    'read_kitti_labels', 'read_mot_gt', 'read_sequences', 'run', 'run_bytetrack', 'run_ours',
+    'run_trackers_peer', 'score', 'score_classes', 'SCORED_CLASSES', 'sequence_detections',
+    'sequence_results', 'sequence_scores', 'SequenceGT', 'to_segments', 'trackeval_data',
     'TrackerOutput',
 ]
