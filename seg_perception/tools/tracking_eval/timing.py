@@ -1,7 +1,8 @@
 """Time per frame of tracker updates on synthetic moving boxes."""
 
 import time
-from typing import Dict
+from typing import Dict, Sequence
+import warnings
 
 import numpy as np
 
@@ -10,12 +11,14 @@ from seg_perception.tools.tracking_eval.detection_noise import (
     _ordered, FrameDetections, to_segments)
 from seg_perception.tools.tracking_eval.ground_truth import KITTI_FPS
 from seg_perception.tools.tracking_eval.peer_trackers import (
-    _import_supervision, _new_bytetrack, _stamp_ns, _sv_detections, OURS, PEER)
+    _import_supervision, _new_bytetrack, _stamp_ns, _sv_detections, new_trackers_peer, OURS,
+    PEER)
 from seg_perception.tracking import Tracker
 
 
 def benchmark(num_objects: int = 50, num_frames: int = 100, fps: float = KITTI_FPS,
-              seed: int = 0, peer: bool = True, repeats: int = 3) -> Dict[str, float]:
+              seed: int = 0, peer: bool = True, repeats: int = 3,
+              peers: Sequence[str] = (PEER,)) -> Dict[str, float]:
     """Time one tracker update per frame with ``num_objects`` moving boxes (milliseconds).
 
     Boxes move at constant speed across a 1242x375 image with 2 % edge noise and no misses, so
@@ -24,9 +27,17 @@ def benchmark(num_objects: int = 50, num_frames: int = 100, fps: float = KITTI_F
     median per frame (after a 10-frame warm-up) of its fastest run: medians and the fastest run
     are the least disturbed by other processes on a shared machine.
 
+    Args:
+        num_objects: boxes per frame.
+        num_frames: frames per run (the first 10 are not timed).
+        fps: frame rate of the stamps, Hz.
+        seed: seed of the boxes.
+        peer: also time the peers.
+        repeats: runs per tracker.
+        peers: which peers (``peer_trackers.PEERS``); those not installed are left out.
+
     Returns:
-        ``{'objects': n, 'seg_perception': ms, 'bytetrack': ms}`` (no peer key when the peer is
-        off or not installed).
+        ``{'objects': n, 'seg_perception': ms, 'bytetrack': ms, ...}`` (a key per peer timed).
 
     """
     if num_frames <= 10 or num_objects < 1 or repeats < 1:
@@ -52,18 +63,31 @@ def benchmark(num_objects: int = 50, num_frames: int = 100, fps: float = KITTI_F
 
     result: Dict[str, float] = {'objects': float(num_objects)}
     result[OURS] = min(_time_loop(ours(Tracker()), num_frames) for _ in range(repeats))
-    if peer:
+    if not peer:
+        return result
+    try:
+        sv = _import_supervision()
+    except ImportError:
+        return result
+    sv_frames = [_sv_detections(sv, f) for f in frames]
+
+    def bytetrack(tracker):
+        return lambda k: tracker.update_with_detections(sv_frames[k])
+
+    def other(tracker):
+        return lambda k: tracker.update(sv_frames[k])
+
+    for name in peers:
         try:
-            sv = _import_supervision()
+            if name == PEER:
+                steps = [bytetrack(_new_bytetrack(sv, fps)) for _ in range(repeats)]
+            else:
+                steps = [other(new_trackers_peer(name, fps)) for _ in range(repeats)]
         except ImportError:
-            return result
-        sv_frames = [_sv_detections(sv, f) for f in frames]
-
-        def theirs(tracker):
-            return lambda k: tracker.update_with_detections(sv_frames[k])
-
-        result[PEER] = min(_time_loop(theirs(_new_bytetrack(sv, fps)), num_frames)
-                           for _ in range(repeats))
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            result[name] = min(_time_loop(step, num_frames) for step in steps)
     return result
 
 
