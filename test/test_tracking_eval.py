@@ -193,7 +193,7 @@ def test_benchmark_prints_numbers():
 def test_command_on_kitti_0001_beats_bytetrack(kitti_label_dir, capsys, trackeval):
     pytest.importorskip('supervision')
     code = te.main(['--kitti-labels', str(kitti_label_dir), '--sequences', '0001',
-                    '--bench-objects', '0', '--json'])
+                    '--bench-objects', '0', '--peers', te.PEER, '--json'])
     assert code == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert any(line.startswith(te.OURS) for line in lines)
