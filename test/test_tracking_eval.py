@@ -336,6 +336,11 @@ def test_settings_selection_leave_one_out(trackeval):
     assert spread['min'] <= spread['mean'] <= spread['max']
     assert result['chosen_on_all'] in configs
     assert 'held-out HOTA' in selection.format_selection(result)
+    # Several seeds: a fold holds a sequence out under every seed.
+    two = selection.select_settings(gts, space={'last_observation_iou': (0.0, 0.3)},
+                                    peer=False, seeds=[0, 1])
+    assert [fold['held_out'] for fold in two['folds']] == [
+        ['0000@0', '0000@1'], ['0001@0', '0001@1'], ['0002@0', '0002@1']]
     assert selection.make_folds(['c', 'a', 'b', 'd'], 2) == [['a', 'c'], ['b', 'd']]
     with pytest.raises(ValueError):
         selection.make_folds(['a'], 2)
