@@ -1,14 +1,12 @@
 """Tracker mechanisms of issue 15: occlusion recovery, per-class settings, camera shift, ids."""
 
-import itertools
-
 import numpy as np
 import pytest
 
 from seg_perception import taxonomy
 from seg_perception.pipeline import Pipeline
 from seg_perception.structures import Frame, Segment
-from seg_perception.tracking import ClassSettings, Tracker, TrackerConfig
+from seg_perception.tracking import ClassSettings, Tracker, TrackerConfig, TrackIdCounter
 
 CAR = taxonomy.class_id('car')
 PERSON = taxonomy.class_id('person')
@@ -118,9 +116,9 @@ def test_camera_shift_moves_unmatched_predictions():
     assert after_off[:4] == before_off[:4] and after_off[4] != before_off[4]
 
 
-def test_injected_id_source_keeps_ids_unique_across_trackers_and_resets():
-    source = itertools.count(1).__next__
-    left, right = Tracker(next_id=source), Tracker(next_id=source)
+def test_shared_id_counter_keeps_ids_unique_across_trackers_and_resets():
+    counter = TrackIdCounter()
+    left, right = Tracker(ids=counter), Tracker(ids=counter)
     seen = []
     for k in range(3):
         seen.extend(left.update([seg(box_at(10, 10))], k * DT_NS))
@@ -129,12 +127,7 @@ def test_injected_id_source_keeps_ids_unique_across_trackers_and_resets():
     seen.extend(left.update([seg(box_at(10, 10))], 3 * DT_NS))
     assert sorted(set(seen)) == [1, 2, 3]
     assert seen[-1] == 3  # the reset tracker takes the next id, never an old one
-
-
-def test_id_source_must_give_positive_ids():
-    tracker = Tracker(next_id=lambda: 0)
-    with pytest.raises(ValueError):
-        tracker.update([seg(box_at(10, 10))], 0)
+    assert counter.next_id == 4
 
 
 def test_class_settings_validation():

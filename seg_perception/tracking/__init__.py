@@ -2,8 +2,9 @@
 
 from seg_perception.tracking.association import crops_from_instance_map, MaskCrop
 from seg_perception.tracking.config import ClassSettings
+from seg_perception.tracking.ids import TrackIdCounter
 from seg_perception.tracking.kalman import KalmanConfig
 from seg_perception.tracking.tracker import ActiveTrack, Tracker, TrackerConfig, TrackState
 
 __all__ = ['ActiveTrack', 'ClassSettings', 'crops_from_instance_map', 'KalmanConfig', 'MaskCrop',
-           'Tracker', 'TrackerConfig', 'TrackState']
+           'TrackIdCounter', 'Tracker', 'TrackerConfig', 'TrackState']

@@ -30,14 +30,13 @@ Similarities are multiplied by the detection score (``fuse_score``, per class), 
 
 A tentative track becomes confirmed (and only then takes an id) after ``confirm_hits`` matches
 spanning at least ``confirm_s`` seconds, or at once when its first detection scores at least
-``confirm_score``. Ids come from ``next_id`` (by default a counter owned by the tracker): never
-reused, not even after ``reset``. Nothing here is global; use one tracker per camera (or inject
-one shared ``next_id`` for ids unique across cameras). All times come from the stamps given to
+``confirm_score``. Ids come from a ``TrackIdCounter`` (by default one owned by the tracker):
+never reused, not even after ``reset``. Nothing here is global; use one tracker per camera (and
+one shared counter for ids unique across cameras). All times come from the stamps given to
 ``update`` (never the wall clock), so replaying a bag faster or slower tracks the same.
 """
 
-import itertools
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -45,6 +44,7 @@ from seg_perception.structures import Segment
 from seg_perception.tracking.association import (
     assign, buffered_iou_matrix, gate_by_class, iou_matrix, mask_iou_matrix, MaskCrop)
 from seg_perception.tracking.config import ClassSettings, TrackerConfig
+from seg_perception.tracking.ids import TrackIdCounter
 from seg_perception.tracking.kalman import BoxKalmanFilter, KalmanConfig
 from seg_perception.tracking.track_table import ActiveTrack, TrackState, TrackTable
 
@@ -71,9 +71,8 @@ class Tracker:
 
     Args:
         config: thresholds; defaults when None.
-        next_id: returns the next track id (>= 1, never one returned before) each call; the
-            default is a counter of this tracker from 1. Inject a shared one (e.g.
-            ``itertools.count(1).__next__``) to keep ids unique across several trackers.
+        ids: where confirmed tracks take their ids; a new counter (ids from 1) when None.
+            Pass one shared counter to several trackers to keep their ids apart.
 
     Attributes:
         last_reset_reason: set by ``update`` when that call reset the tracker (the stamp went
@@ -82,10 +81,10 @@ class Tracker:
     """
 
     def __init__(self, config: Optional[TrackerConfig] = None,
-                 next_id: Optional[Callable[[], int]] = None):
+                 ids: Optional[TrackIdCounter] = None):
         self.config = config if config is not None else TrackerConfig()
         self._kalman = BoxKalmanFilter(self.config.kalman)
-        self._next_id = next_id if next_id is not None else itertools.count(1).__next__
+        self._ids = ids if ids is not None else TrackIdCounter()
         self._class_settings = self.config.settings_by_class_id()
         self._tracks = TrackTable()
         self._stamp_ns: Optional[int] = None
@@ -295,11 +294,8 @@ class Tracker:
                 self._confirm(row)
 
     def _confirm(self, row: int) -> None:
-        track_id = int(self._next_id())
-        if track_id < 1:
-            raise ValueError(f'next_id gave track id {track_id}; ids must be >= 1')
         self._tracks.status[row] = _CONFIRMED
-        self._tracks.ids[row] = track_id
+        self._tracks.ids[row] = self._ids.take()
 
     def _follow_camera(self, track_of_det: np.ndarray, boxes: np.ndarray,
                        matched: np.ndarray) -> None:
