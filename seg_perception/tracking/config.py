@@ -79,6 +79,8 @@ class TrackerConfig:
         observation_recovery: when a lost track is matched again, restart its velocity from
             its last observation and the new one (observation-centric re-update, as OC-SORT
             does) instead of trusting the velocity predicted through the gap.
+        observation_recovery_min_gap_s: only after gaps at least this long, seconds (two
+            observations a short gap apart give a noisy velocity; the filter's is better).
         last_observation_iou: least IoU between a lost track's last observed box and a
             confident detection left after the other stages (observation-centric recovery of
             a track whose prediction drifted while unseen); 0 turns the stage off.
@@ -111,6 +113,7 @@ class TrackerConfig:
     kalman: KalmanConfig = KalmanConfig()
     class_settings: Tuple[Tuple[str, ClassSettings], ...] = DEFAULT_CLASS_SETTINGS
     observation_recovery: bool = True
+    observation_recovery_min_gap_s: float = 0.0
     last_observation_iou: float = 0.3
     camera_motion: bool = False
 
@@ -126,7 +129,7 @@ class TrackerConfig:
         if self.confirm_hits < 1:
             raise ValueError(f'confirm_hits must be >= 1, got {self.confirm_hits}')
         for name in ('confirm_score', 'confirm_s', 'max_lost_s', 'max_tentative_lost_s',
-                     'buffer_sigmas'):
+                     'buffer_sigmas', 'observation_recovery_min_gap_s'):
             if getattr(self, name) < 0.0:
                 raise ValueError(f'TrackerConfig.{name} must be >= 0, got {getattr(self, name)}')
         for entry in self.class_settings:

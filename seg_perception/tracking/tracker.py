@@ -267,7 +267,8 @@ class Tracker:
         corrected = self._kalman.update(tracks.states.select(rows), boxes[dets])
         if self.config.observation_recovery:
             # Tracks matched after a miss restart from their last and new observations.
-            back = tracks.status[rows] == _LOST
+            min_gap_ns = int(self.config.observation_recovery_min_gap_s * _NS_PER_S)
+            back = (tracks.status[rows] == _LOST) & (stamp_ns - tracks.last_ns[rows] >= min_gap_ns)
             if back.any():
                 gap_s = (stamp_ns - tracks.last_ns[rows[back]]) / _NS_PER_S
                 restarted = self._kalman.restart(boxes[dets[back]],

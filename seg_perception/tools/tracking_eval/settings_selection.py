@@ -34,10 +34,18 @@ SEARCH_SPACE: Dict[str, Tuple] = {
     'person_buffer': (1.0, 1.5),
     'person_fuse_score': (True, False),
 }
+#: Observation-centric re-update: off, or after gaps of at least 0, 0.3 or 0.6 s.
+SEARCH_SPACE_RECOVERY: Dict[str, Tuple] = {
+    'observation_recovery': (False, True),
+    'observation_recovery_min_gap_s': (0.0, 0.3, 0.6),
+}
 #: A smaller space for runs over several seeds (``person_acceleration`` 1.0 won 16 of 17
 #: leave-one-out folds with one seed).
 SEARCH_SPACE_SMALL: Dict[str, Tuple] = {
     name: values for name, values in SEARCH_SPACE.items() if name != 'person_acceleration'}
+
+
+SPACES = {'full': SEARCH_SPACE, 'small': SEARCH_SPACE_SMALL, 'recovery': SEARCH_SPACE_RECOVERY}
 
 
 def candidates(space: Mapping[str, Sequence] = SEARCH_SPACE,
@@ -236,8 +244,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='several noise seeds (a fold holds a sequence out with all)')
     parser.add_argument('--workers', type=int, default=1, help='processes running candidates')
     parser.add_argument('--no-peer', action='store_true', help='do not score the peers')
-    parser.add_argument('--small-space', action='store_true',
-                        help='search SEARCH_SPACE_SMALL (16 candidates) instead of 32')
+    parser.add_argument('--space', choices=sorted(SPACES), default='full',
+                        help='settings searched: full (SEARCH_SPACE, 32 candidates), small '
+                        '(16), recovery (the re-update after a gap, 6)')
     parser.add_argument('--json', action='store_true',
                         help='print the results as one JSON object on the last line')
 
@@ -247,7 +256,7 @@ def run(args: argparse.Namespace) -> int:
     gts = read_sequences(args.kitti_labels, args.sequences)
     result = select_settings(gts, folds=args.folds, seed=args.seed, workers=args.workers,
                              peer=not args.no_peer, seeds=args.seeds,
-                             space=SEARCH_SPACE_SMALL if args.small_space else SEARCH_SPACE)
+                             space=SPACES[args.space])
     print(format_selection(result))
     if args.json:
         print(json.dumps(result))
