@@ -27,8 +27,9 @@ def box_at(x, y, w=40.0, h=30.0):
 
 def test_observation_centric_re_update_restarts_velocity_from_observations():
     # Moves right at 100 px/s, unseen for 0.4 s, seen again 60 px further (150 px/s).
-    def track(recovery):
-        tracker = Tracker(TrackerConfig(observation_recovery=recovery, camera_motion=False))
+    def track(recovery, min_gap_s=0.0):
+        tracker = Tracker(TrackerConfig(observation_recovery=recovery, camera_motion=False,
+                                        observation_recovery_min_gap_s=min_gap_s))
         for k in range(6):
             tracker.update([seg(box_at(100 + 10 * k, 50))], k * DT_NS)
         for k in range(6, 9):
@@ -44,6 +45,9 @@ def test_observation_centric_re_update_restarts_velocity_from_observations():
     assert ids_off == (1,)
     # Corrected from the velocity predicted through the gap, the filter overshoots.
     assert abs(velocity_off - 150.0) > 2.0
+    # A gap shorter than the least gap for the re-update leaves the filter's estimate.
+    ids_short, velocity_short = track(True, min_gap_s=0.6)
+    assert ids_short == (1,) and velocity_short == pytest.approx(velocity_off)
 
 
 def test_lost_track_is_recovered_on_its_last_observed_box():
