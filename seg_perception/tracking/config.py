@@ -81,6 +81,8 @@ class TrackerConfig:
             does) instead of trusting the velocity predicted through the gap.
         observation_recovery_min_gap_s: only after gaps at least this long, seconds (two
             observations a short gap apart give a noisy velocity; the filter's is better).
+            0.3 s won 16 of 17 leave-one-out folds over 3 noise seeds (against 0, 0.6 and
+            no re-update).
         last_observation_iou: least IoU between a lost track's last observed box and a
             confident detection left after the other stages (observation-centric recovery of
             a track whose prediction drifted while unseen); 0 turns the stage off.
@@ -113,7 +115,7 @@ class TrackerConfig:
     kalman: KalmanConfig = KalmanConfig()
     class_settings: Tuple[Tuple[str, ClassSettings], ...] = DEFAULT_CLASS_SETTINGS
     observation_recovery: bool = True
-    observation_recovery_min_gap_s: float = 0.0
+    observation_recovery_min_gap_s: float = 0.3
     last_observation_iou: float = 0.3
     camera_motion: bool = False
 
