@@ -11,6 +11,7 @@ from seg_perception import taxonomy
 from seg_perception.backends.base import Segmenter
 from seg_perception.lanes.extractor import LaneConfig, LaneExtractor
 from seg_perception.structures import Frame, FrameResult, PanopticResult, Segment, TrackedObject
+from seg_perception.tracking.association import crops_from_instance_map
 
 #: Largest value of the ``mono16`` instances image; track ids wrap into 1..MAX_INSTANCE_VALUE.
 MAX_INSTANCE_VALUE = 65535
@@ -22,10 +23,13 @@ class InstanceTracker(Protocol):
     Attributes:
         last_reset_reason: why the last ``update`` reset the tracker (e.g. its stamp went
             backwards), or None when it did not; the pipeline turns it into a warning.
+        uses_masks: True when ``update`` also takes each segment's mask, cropped to its box
+            (``update(segments, stamp_ns, masks=...)``); others get segments only.
 
     """
 
     last_reset_reason: Optional[str]
+    uses_masks: bool
 
     def update(self, segments: Sequence[Segment], stamp_ns: int) -> Tuple[int, ...]:
         """Return, per segment, the id of its confirmed track, or 0."""
@@ -121,7 +125,12 @@ class Pipeline:
 
     def _track_and_resize(self, frame: Frame, panoptic: PanopticResult) -> FrameResult:
         tracker = self.tracker(frame.camera)
-        track_ids = tracker.update(panoptic.segments, frame.stamp_ns)
+        if tracker.uses_masks:
+            masks = crops_from_instance_map(
+                panoptic.instance_map, [segment.segment_id for segment in panoptic.segments])
+            track_ids = tracker.update(panoptic.segments, frame.stamp_ns, masks=masks)
+        else:
+            track_ids = tracker.update(panoptic.segments, frame.stamp_ns)
         reset_reason = tracker.last_reset_reason
         warnings = (f'tracker of {frame.camera or "camera"} reset: {reset_reason}',) \
             if reset_reason else ()

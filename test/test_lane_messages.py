@@ -123,6 +123,7 @@ def test_process_writes_lanes_and_render_draws_them(tmp_path):
 
 class _NoTracker:
     last_reset_reason = None
+    uses_masks = False
 
     def update(self, segments, stamp_ns):
         return tuple(0 for _ in segments)

@@ -111,6 +111,7 @@ def test_pipeline_outputs_tracked_lanes_per_camera():
 
 class _NoTracker:
     last_reset_reason = None
+    uses_masks = False
 
     def update(self, segments, stamp_ns):
         return tuple(0 for _ in segments)

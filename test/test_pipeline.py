@@ -44,6 +44,7 @@ class CountingTracker:
         self.next_id = 1
         self.stamps = []
         self.last_reset_reason = None
+        self.uses_masks = False
 
     def update(self, segments: Sequence[Segment], stamp_ns: int) -> Tuple[int, ...]:
         self.stamps.append(stamp_ns)

@@ -1,5 +1,6 @@
 """The tracking evaluation: ground-truth parsing, the noise model, scoring, the command."""
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -76,7 +77,7 @@ def test_kitti_parsing_on_the_real_file(kitti_label_dir):
 
 
 def test_find_kitti_sequences(kitti_label_dir, tmp_path):
-    root = kitti_label_dir.parents[2]  # .../sequences, two levels above label_02
+    root = kitti_label_dir.parents[1]  # .../kitti_tracking_mini, two levels above label_02
     assert [p.stem for p in te.find_kitti_sequences(root)] == ['0001']
     assert te.find_kitti_sequences(kitti_label_dir, ['0001'])[0].name == '0001.txt'
     with pytest.raises(FileNotFoundError):
@@ -192,7 +193,7 @@ def test_benchmark_prints_numbers():
 def test_command_on_kitti_0001_beats_bytetrack(kitti_label_dir, capsys, trackeval):
     pytest.importorskip('supervision')
     code = te.main(['--kitti-labels', str(kitti_label_dir), '--sequences', '0001',
-                    '--bench-objects', '0', '--json'])
+                    '--bench-objects', '0', '--peers', te.PEER, '--json'])
     assert code == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert any(line.startswith(te.OURS) for line in lines)
@@ -205,3 +206,141 @@ def test_command_on_kitti_0001_beats_bytetrack(kitti_label_dir, capsys, trackeva
 def test_command_needs_ground_truth():
     with pytest.raises(ValueError):
         te.main([])
+
+
+PERSON = taxonomy.class_id('person')
+
+
+def two_class_gt():
+    """Two cars and one pedestrian over 4 frames, each moving slowly right."""
+    frames, ids, classes, boxes = [], [], [], []
+    for k in range(4):
+        for track_id, class_id, x in ((1, CAR, 100.0), (2, CAR, 300.0), (3, PERSON, 600.0)):
+            frames.append(k)
+            ids.append(track_id)
+            classes.append(class_id)
+            boxes.append((x + 5 * k, 50.0, x + 5 * k + 40.0, 130.0))
+    count = len(frames)
+    return te.SequenceGT(
+        name='two_class', frames=np.array(frames), track_ids=np.array(ids),
+        classes=np.array(classes), boxes=np.array(boxes), occluded=np.zeros(count, bool),
+        num_frames=4, fps=10.0, image_size=(1242.0, 375.0))
+
+
+@pytest.mark.timeout(60)
+def test_per_class_scores_count_each_class_on_its_own(trackeval):
+    gt = two_class_gt()
+    outputs = []
+    for k in range(4):
+        rows = np.flatnonzero(gt.frames == k)
+        # The cars keep ids 10 and 11; the pedestrian switches from 12 to 13 after frame 1.
+        outputs.append(te.TrackerOutput(boxes=gt.boxes[rows],
+                                        ids=np.array([10, 11, 12 if k < 2 else 13]),
+                                        classes=gt.classes[rows]))
+    scores = te.sequence_scores(gt, outputs)
+    assert set(scores) == {'all', 'Car', 'Pedestrian', 'Cyclist'}
+    by_class = te.score_classes({name: [scores[name]] for name in ('Car', 'Pedestrian')})
+    assert by_class['Car']['IDSW'] == 0 and by_class['Car']['IDF1'] == pytest.approx(100.0)
+    assert by_class['Pedestrian']['IDSW'] == 1
+    # 2 of the pedestrian's 4 boxes carry its best-matching id: IDF1 = 2 * 2 / (4 + 4).
+    assert by_class['Pedestrian']['IDF1'] == pytest.approx(50.0)
+    assert by_class['Pedestrian']['IDs'] == 2
+    # Class average as trackeval: figures averaged over the classes, switches summed.
+    average = by_class['class_average']
+    assert average['IDSW'] == 1
+    assert average['IDF1'] == pytest.approx(75.0)
+    assert average['HOTA'] == pytest.approx(
+        (by_class['Car']['HOTA'] + by_class['Pedestrian']['HOTA']) / 2.0)
+    # All classes together: 12 boxes, 10 on the best-matching id.
+    everything = te.combine([scores['all']])
+    assert everything['IDSW'] == 1
+    assert everything['IDF1'] == pytest.approx(100.0 * 10 / 12)
+    # Per-class scoring needs the classes of the tracked boxes.
+    with pytest.raises(ValueError):
+        te.trackeval_data(gt, [te.TrackerOutput(o.boxes, o.ids) for o in outputs],
+                          np.array([CAR]))
+
+
+@pytest.mark.timeout(60)
+def test_best_peer_per_figure():
+    best = te.best_of({
+        'a': {'HOTA': 60.0, 'IDF1': 80.0, 'IDSW': 10, 'IDs': 5},
+        'b': {'HOTA': 62.0, 'IDF1': 75.0, 'IDSW': 12, 'IDs': 9}})
+    assert best['HOTA'] == {'tracker': 'b', 'value': 62.0}
+    assert best['IDF1'] == {'tracker': 'a', 'value': 80.0}
+    assert best['IDSW'] == {'tracker': 'a', 'value': 10}  # fewer is better
+    assert 'IDs' not in best
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize('peer', te.PEERS)
+def test_every_peer_tracks_perfect_detections(peer, trackeval):
+    if peer == te.PEER:
+        pytest.importorskip('supervision')
+    else:
+        pytest.importorskip('trackers')
+    gt = synthetic_gt(num_frames=30, num_objects=6, occluded_every=1000)
+    frames = te.make_detections(gt, te.NoiseConfig.perfect(), np.random.default_rng(0))
+    runners, notes = te.peer_runners([peer])
+    assert not notes
+    outputs = runners[peer](frames, gt.fps)
+    assert len(outputs) == gt.num_frames
+    assert all(o.classes is not None and (o.ids >= 1).all() for o in outputs)
+    scores = te.combine([te.sequence_scores(gt, outputs)['all']])
+    # Perfect, well separated boxes: a few first frames before confirmation, no switch.
+    assert scores['IDSW'] == 0
+    assert scores['IDF1'] > 85.0
+    assert scores['FP'] == 0
+
+
+def test_unknown_peer_is_an_error():
+    with pytest.raises(ValueError):
+        te.peer_runners(['no_such_tracker'])
+
+
+@pytest.mark.timeout(300)
+def test_evaluate_sequences_reports_per_class_per_sequence_and_best_peer(tmp_path, trackeval):
+    pytest.importorskip('supervision')
+    label_dir = tmp_path / 'label_02'
+    label_dir.mkdir()
+    for name, seed in (('0001', 1), ('0002', 2)):
+        write_kitti(label_dir / f'{name}.txt', synthetic_gt(num_frames=30, num_objects=5,
+                                                            seed=seed))
+    result = te.evaluate_tracking(label_dir, bench_objects=0, peers=[te.PEER])
+    assert set(result['per_sequence']) == {'0001', '0002'}
+    assert set(result['trackers']) == {te.OURS, te.PEER}
+    # The labels are all cars: Car has figures, the class average is the Car figures.
+    ours = result['per_class'][te.OURS]
+    assert ours['Car']['HOTA'] == pytest.approx(ours['class_average']['HOTA'])
+    assert result['best_peer']['overall']['HOTA']['tracker'] == te.PEER
+    assert set(result['best_peer']['per_sequence']) == {'0001', '0002'}
+    table = te.format_table(result)
+    assert 'class Car:' in table and 'best peer' in table and 'per sequence' in table
+
+
+@pytest.mark.timeout(300)
+def test_settings_selection_leave_one_out(trackeval):
+    from seg_perception.tools.tracking_eval import settings_selection as selection
+    gts = [dataclasses.replace(synthetic_gt(num_frames=30, num_objects=6, seed=seed),
+                               name=f'{seed:04d}') for seed in range(3)]
+    space = {'last_observation_iou': (0.0, 0.3), 'person_acceleration': (1.0, 2.0)}
+    configs = selection.candidates(space)
+    assert len(configs) == 4
+    config = configs['last_observation_iou=0.3,person_acceleration=2.0']
+    assert config.last_observation_iou == 0.3
+    assert dict(config.class_settings)['person'].acceleration == 2.0
+    result = selection.select_settings(gts, space=space, peer=False)
+    assert [fold['held_out'] for fold in result['folds']] == [['0000'], ['0001'], ['0002']]
+    assert sum(result['chosen_counts'].values()) == 3
+    spread = result['held_out_HOTA']
+    assert spread['min'] <= spread['mean'] <= spread['max']
+    assert result['chosen_on_all'] in configs
+    assert 'held-out HOTA' in selection.format_selection(result)
+    # Several seeds: a fold holds a sequence out under every seed.
+    two = selection.select_settings(gts, space={'last_observation_iou': (0.0, 0.3)},
+                                    peer=False, seeds=[0, 1])
+    assert [fold['held_out'] for fold in two['folds']] == [
+        ['0000@0', '0000@1'], ['0001@0', '0001@1'], ['0002@0', '0002@1']]
+    assert selection.make_folds(['c', 'a', 'b', 'd'], 2) == [['a', 'c'], ['b', 'd']]
+    with pytest.raises(ValueError):
+        selection.make_folds(['a'], 2)

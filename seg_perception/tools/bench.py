@@ -61,7 +61,11 @@ def _print_tracker_rows(rows: List[Dict]) -> None:
     for row in rows:
         peer = f', ByteTrack (supervision) {row["bytetrack"]:.2f} ms' if 'bytetrack' in row \
             else ''
-        print(f'  {int(row["objects"]):>4} objects: ours {row["seg_perception"]:.2f} ms{peer}')
+        # Peers of the trackers package (issue 15), when installed.
+        others = ''.join(f', {name} {row[name]:.2f} ms' for name in row
+                         if name not in ('objects', 'seg_perception', 'bytetrack'))
+        print(f'  {int(row["objects"]):>4} objects: ours {row["seg_perception"]:.2f} ms{peer}'
+              f'{others}')
 
 
 def run(args: argparse.Namespace) -> int:
@@ -95,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
         results['conversion_ms'] = benchmark.conversion_rows(max(args.repeats, 20))
         _print_conversion_rows(results['conversion_ms'])
     if 'tracker' in sections:
-        results['tracker_ms'] = [tracking_eval.benchmark(n) for n in (10, 50, 200)]
+        results['tracker_ms'] = [tracking_eval.benchmark(n, peers=tracking_eval.PEERS)
+                                 for n in (10, 50, 200)]
         _print_tracker_rows(results['tracker_ms'])
     if 'e2e' in sections:
         e2e = benchmark.end_to_end_over_rclpy(backend, rgb, args.repeats)

@@ -35,11 +35,19 @@ def build_parser() -> argparse.ArgumentParser:
     panoptic_eval.add_arguments(panoptic_parser)
     panoptic_parser.set_defaults(handler=panoptic_eval.run)
     tracking_parser = evaluations.add_parser(
-        'tracking', help='our tracker beside ByteTrack on noisy ground-truth detections',
+        'tracking', help='our tracker beside peer trackers on noisy ground-truth detections',
         description=tracking_eval.__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     tracking_eval.add_arguments(tracking_parser)
     tracking_parser.set_defaults(handler=tracking_eval.run)
+    # Tracker settings chosen by cross-validation over sequences (issue 15).
+    from seg_perception.tools.tracking_eval import settings_selection
+    select_parser = evaluations.add_parser(
+        'tracking-select', help='choose tracker settings by leave-one-out over sequences',
+        description=settings_selection.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    settings_selection.add_arguments(select_parser)
+    select_parser.set_defaults(handler=settings_selection.run)
     lifting_parser = evaluations.add_parser(
         'lifting', help='3D distance error of lifted boxes against KITTI 3D labels',
         description=lifting_eval.__doc__,

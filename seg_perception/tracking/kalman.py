@@ -12,6 +12,7 @@ track that was not seen for a second has a wider gate than one seen 0.1 s ago.
 """
 
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
@@ -163,8 +164,17 @@ class BoxKalmanFilter:
         data[4] = self.config.init_velocity_std ** 2 * scale_sq
         return BoxStates(data)
 
-    def predict(self, states: BoxStates, dt: float) -> BoxStates:
-        """Advance all states by ``dt`` seconds (>= 0); returns new states."""
+    def predict(self, states: BoxStates, dt: float,
+                acceleration_factor: Optional[np.ndarray] = None) -> BoxStates:
+        """Advance all states by ``dt`` seconds (>= 0); returns new states.
+
+        Args:
+            states: N states.
+            dt: seconds.
+            acceleration_factor: optional (N,) factor on ``acceleration_std`` per box (e.g.
+                per class); 1 when None.
+
+        """
         if dt < 0.0:
             raise ValueError(f'dt must be >= 0 seconds, got {dt}')
         if len(states) == 0 or dt == 0.0:
@@ -180,6 +190,8 @@ class BoxKalmanFilter:
         new = (transition @ old.reshape(5, -1)).reshape(old.shape)
         # White-noise acceleration of spectral density q adds q dt^3/3, q dt^2/2 and q dt.
         q = np.square(self.config.acceleration_std * _scale(old[0]))
+        if acceleration_factor is not None:
+            q *= np.square(acceleration_factor)[:, None]
         new[2] += (dt ** 3 / 3.0) * q
         new[3] += (dt ** 2 / 2.0) * q
         new[4] += dt * q
@@ -214,3 +226,32 @@ class BoxKalmanFilter:
         new[4] = old[4] - gain_v * old[3]
         np.maximum(new[0, :, 2:], self.config.min_size, out=new[0, :, 2:])
         return BoxStates(new)
+
+    def restart(self, boxes: np.ndarray, previous_boxes: np.ndarray,
+                gap_s: np.ndarray) -> BoxStates:
+        """Start states at measured boxes moving from earlier observations (no prediction).
+
+        Observation-centric re-update: after a gap the predicted velocity is stale, so the
+        state is set as two measurements ``gap_s`` apart determine it.
+
+        Args:
+            boxes: (N, 4) measured ``x_min, y_min, x_max, y_max`` pixels, now.
+            previous_boxes: (N, 4) the same objects' earlier measured boxes, pixels.
+            gap_s: (N,) seconds between the two (> 0).
+
+        Returns:
+            N states: position the measurement, velocity the displacement over the gap, with
+            the variances of a two-measurement estimate.
+
+        """
+        pos = xyxy_to_cxcywh(boxes)
+        pos[:, 2:] = np.maximum(pos[:, 2:], self.config.min_size)
+        gap = np.maximum(np.asarray(gap_s, dtype=np.float64), 1e-3)[:, None]
+        r = np.square(self.config.measurement_std * _scale(pos))
+        data = np.empty((5,) + pos.shape)
+        data[0] = pos
+        data[1] = (pos - xyxy_to_cxcywh(previous_boxes)) / gap
+        data[2] = r
+        data[3] = r / gap
+        data[4] = 2.0 * r / np.square(gap)
+        return BoxStates(data)

@@ -2,28 +2,40 @@
 
 Each update:
 
-1. Tracks not matched for longer than ``max_lost_s`` (real time, from the stamps) are removed.
-2. All tracks are predicted to the new stamp by the constant-velocity Kalman filter.
+1. Tracks not matched for longer than their class's lost time (``max_lost_s`` times the
+   class's factor; real time, from the stamps) are removed.
+2. All tracks are predicted to the new stamp by the constant-velocity Kalman filter (process
+   noise per class: pedestrians may turn and stop more than cars).
 3. Stage 1: confirmed and lost tracks against confident detections (score >= ``high_score``),
-   on box IoU; then the tracks and detections left on buffered IoU, boxes grown by the track's
-   predicted position uncertainty, so objects that moved more than their size between frames
-   (fast motion at 10 Hz, a turning camera, a track lost for a while) still match.
+   on box IoU. With ``camera_motion`` the tracks left are then shifted by the median
+   displacement of those matched (an image-wide shift, e.g. the camera turning). Then the tracks
+   and detections left are matched on buffered IoU, boxes grown by the track's predicted
+   position uncertainty (times its class's factor), so objects that moved more than their size
+   between frames (fast motion at 10 Hz, a turning camera, a track lost for a while) still
+   match.
 4. Stage 2: confirmed tracks still unmatched against low-score detections
    (``low_score`` <= score < ``high_score``): they keep a track alive through a weak frame but
    never start one.
-5. Stage 3: tentative tracks against the confident detections left, on buffered IoU (their
+5. Lost tracks against the confident detections left, on the IoU of their last observed box
+   (``last_observation_iou``): recovers a track whose prediction drifted while it was unseen.
+6. Stage 3: tentative tracks against the confident detections left, on buffered IoU (their
    velocity is still unknown).
-6. Unmatched confident detections with score >= ``new_track_score`` start tentative tracks.
+7. Matched tracks are corrected; a track matched after a miss restarts its velocity from its
+   last and new observation (``observation_recovery``; OC-SORT's observation-centric
+   re-update) rather than from a velocity predicted blind through the gap.
+8. Unmatched confident detections with score >= ``new_track_score`` start tentative tracks.
+
+Similarities are multiplied by the detection score (``fuse_score``, per class), class-gated
+(``class_aware``) and blended with mask IoU when masks are given (``mask_weight``).
 
 A tentative track becomes confirmed (and only then takes an id) after ``confirm_hits`` matches
 spanning at least ``confirm_s`` seconds, or at once when its first detection scores at least
-``confirm_score``. Ids come from a counter owned by the tracker: never reused, not even after
-``reset``. Nothing here is global; use one tracker per camera. All times come from the stamps
-given to ``update`` (never the wall clock), so replaying a bag faster or slower tracks the same.
+``confirm_score``. Ids come from a ``TrackIdCounter`` (by default one owned by the tracker):
+never reused, not even after ``reset``. Nothing here is global; use one tracker per camera (and
+one shared counter for ids unique across cameras). All times come from the stamps given to
+``update`` (never the wall clock), so replaying a bag faster or slower tracks the same.
 """
 
-from dataclasses import dataclass
-import enum
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -31,8 +43,13 @@ import numpy as np
 from seg_perception.structures import Segment
 from seg_perception.tracking.association import (
     assign, buffered_iou_matrix, gate_by_class, iou_matrix, mask_iou_matrix, MaskCrop)
+from seg_perception.tracking.config import ClassSettings, TrackerConfig
 from seg_perception.tracking.ids import TrackIdCounter
-from seg_perception.tracking.kalman import BoxKalmanFilter, BoxStates, KalmanConfig
+from seg_perception.tracking.kalman import BoxKalmanFilter, KalmanConfig
+from seg_perception.tracking.track_table import ActiveTrack, TrackState, TrackTable
+
+__all__ = ['ActiveTrack', 'ClassSettings', 'KalmanConfig', 'Tracker', 'TrackerConfig',
+           'TrackState']
 
 _NS_PER_S = 1_000_000_000
 
@@ -41,151 +58,12 @@ def _nonzero(mask: np.ndarray) -> np.ndarray:
     return mask.nonzero()[0]
 
 
-class TrackState(enum.IntEnum):
-    """Life cycle of a track."""
-
-    TENTATIVE = 0
-    CONFIRMED = 1
-    LOST = 2
-    REMOVED = 3
-
-
 # Plain ints for the per-frame array code (IntEnum attribute access is slow in a hot loop).
 _TENTATIVE = int(TrackState.TENTATIVE)
 _CONFIRMED = int(TrackState.CONFIRMED)
 _LOST = int(TrackState.LOST)
-
-
-@dataclass(frozen=True)
-class TrackerConfig:
-    """Thresholds of the tracker; the defaults suit 10-30 Hz driving video.
-
-    Attributes:
-        high_score: detections at or above it take part in stage 1 and may start tracks.
-        low_score: detections below it are ignored; between the two they only feed stage 2.
-        new_track_score: an unmatched detection starts a track only at or above it.
-        match_iou_high: least similarity (IoU, times the score when ``fuse_score``) in stage 1.
-        match_iou_low: least IoU in stage 2 (low-score detections).
-        match_iou_tentative: least similarity between tentative tracks and detections.
-        match_iou_buffered: least buffered IoU (times the score when ``fuse_score``) in the
-            second pass of stage 1.
-        buffer_sigmas: margin of buffered IoU, in standard deviations of the predicted box
-            position; 0 turns buffered matching off (plain IoU everywhere).
-        fuse_score: multiply stage-1 and tentative similarities by the detection score, so a
-            confident detection wins a close contest.
-        confirm_hits: matched detections (including the first) needed to confirm a track.
-        confirm_score: a detection at or above it confirms its new track at once (an id in its
-            first frame) unless ``confirm_s`` > 0; above 1 turns this off.
-        confirm_s: least time between a track's first and confirming detection, seconds.
-        max_lost_s: a track unmatched for longer than this is removed, seconds.
-        max_tentative_lost_s: same for tentative tracks; 0 removes them at their first miss.
-        class_aware: tracks only match detections of their own class.
-        mask_weight: weight of mask IoU against box IoU when masks are given, in [0, 1].
-        kalman: noise levels of the motion model.
-
-    """
-
-    high_score: float = 0.5
-    low_score: float = 0.1
-    new_track_score: float = 0.6
-    match_iou_high: float = 0.2
-    match_iou_low: float = 0.5
-    match_iou_tentative: float = 0.3
-    match_iou_buffered: float = 0.3
-    buffer_sigmas: float = 2.0
-    fuse_score: bool = True
-    confirm_hits: int = 2
-    confirm_score: float = 0.8
-    confirm_s: float = 0.0
-    max_lost_s: float = 1.0
-    max_tentative_lost_s: float = 0.15
-    class_aware: bool = True
-    mask_weight: float = 0.5
-    kalman: KalmanConfig = KalmanConfig()
-
-    def __post_init__(self):
-        for name in ('high_score', 'low_score', 'new_track_score', 'match_iou_high',
-                     'match_iou_low', 'match_iou_tentative', 'match_iou_buffered',
-                     'mask_weight'):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f'TrackerConfig.{name} must be in [0, 1], got {value}')
-        if self.low_score > self.high_score:
-            raise ValueError(f'low_score {self.low_score} > high_score {self.high_score}')
-        if self.confirm_hits < 1:
-            raise ValueError(f'confirm_hits must be >= 1, got {self.confirm_hits}')
-        for name in ('confirm_score', 'confirm_s', 'max_lost_s', 'max_tentative_lost_s',
-                     'buffer_sigmas'):
-            if getattr(self, name) < 0.0:
-                raise ValueError(f'TrackerConfig.{name} must be >= 0, got {getattr(self, name)}')
-
-
-@dataclass(frozen=True)
-class ActiveTrack:
-    """A confirmed track as the tracker sees it now (after the last ``update``).
-
-    Attributes:
-        track_id: id unique within the tracker's lifetime (>= 1).
-        class_id: canonical class id.
-        state: ``TrackState.CONFIRMED`` (matched in the last update) or ``TrackState.LOST``.
-        score: score of the last matched detection, [0, 1].
-        bbox: Kalman estimate ``x_min, y_min, x_max, y_max`` at the last stamp, pixels.
-        velocity: ``(vcx, vcy, vw, vh)`` of centre and size, pixels per second.
-        age_s: time since the track's first detection, seconds.
-        time_since_update_s: time since its last matched detection, seconds.
-        hits: number of matched detections.
-
-    """
-
-    track_id: int
-    class_id: int
-    state: TrackState
-    score: float
-    bbox: Tuple[float, float, float, float]
-    velocity: Tuple[float, float, float, float]
-    age_s: float
-    time_since_update_s: float
-    hits: int
-
-
-class _Table:
-    """Per-track arrays of equal length (one row per live track)."""
-
-    def __init__(self):
-        self.states = BoxStates.empty()
-        self.ids = np.zeros(0, dtype=np.int64)
-        self.classes = np.zeros(0, dtype=np.int64)
-        self.status = np.zeros(0, dtype=np.int8)
-        self.scores = np.zeros(0)
-        self.hits = np.zeros(0, dtype=np.int64)
-        self.first_ns = np.zeros(0, dtype=np.int64)
-        self.last_ns = np.zeros(0, dtype=np.int64)
-        self.masks: List[Optional[MaskCrop]] = []
-
-    def __len__(self) -> int:
-        return self.ids.shape[0]
-
-    def keep(self, index: np.ndarray) -> None:
-        """Keep the rows at ``index`` (bool mask), dropping the others."""
-        self.states = self.states.select(index)
-        for name in ('ids', 'classes', 'status', 'scores', 'hits', 'first_ns', 'last_ns'):
-            setattr(self, name, getattr(self, name)[index])
-        self.masks = [mask for mask, kept in zip(self.masks, index) if kept]
-
-    def append(self, states: BoxStates, classes: np.ndarray, scores: np.ndarray, stamp_ns: int,
-               masks: List[Optional[MaskCrop]]) -> None:
-        """Add tentative tracks, one per row of ``states``."""
-        count = len(states)
-        self.states = self.states.concat(states)
-        self.ids = np.concatenate((self.ids, np.zeros(count, dtype=np.int64)))
-        self.classes = np.concatenate((self.classes, classes.astype(np.int64)))
-        self.status = np.concatenate(
-            (self.status, np.full(count, _TENTATIVE, dtype=np.int8)))
-        self.scores = np.concatenate((self.scores, scores))
-        self.hits = np.concatenate((self.hits, np.ones(count, dtype=np.int64)))
-        self.first_ns = np.concatenate((self.first_ns, np.full(count, stamp_ns, dtype=np.int64)))
-        self.last_ns = np.concatenate((self.last_ns, np.full(count, stamp_ns, dtype=np.int64)))
-        self.masks.extend(masks)
+#: Least number of matched tracks from which the image-wide shift is estimated.
+_MIN_CAMERA_MATCHES = 4
 
 
 class Tracker:
@@ -207,14 +85,20 @@ class Tracker:
         self.config = config if config is not None else TrackerConfig()
         self._kalman = BoxKalmanFilter(self.config.kalman)
         self._ids = ids if ids is not None else TrackIdCounter()
-        self._tracks = _Table()
+        self._class_settings = self.config.settings_by_class_id()
+        self._tracks = TrackTable()
         self._stamp_ns: Optional[int] = None
         self._predicted = np.zeros((0, 4))
         self.last_reset_reason: Optional[str] = None
 
+    @property
+    def uses_masks(self) -> bool:
+        """Whether the pipeline should pass masks to ``update`` (``use_masks``, weight > 0)."""
+        return self.config.use_masks and self.config.mask_weight > 0.0
+
     def reset(self) -> None:
         """Forget every track; ids already given are still never given again."""
-        self._tracks = _Table()
+        self._tracks = TrackTable()
         self._stamp_ns = None
 
     def update(self, segments: Sequence[Segment], stamp_ns: int,
@@ -259,7 +143,7 @@ class Tracker:
 
         self._drop_expired(stamp_ns)
         tracks = self._tracks
-        tracks.states = self._kalman.predict(tracks.states, dt)
+        tracks.states = self._kalman.predict(tracks.states, dt, tracks.acceleration)
         self._predicted = tracks.states.boxes()
 
         cfg = self.config
@@ -274,6 +158,8 @@ class Tracker:
         # Stage 1: confirmed and lost tracks, confident detections; plain, then buffered IoU.
         pool = _nonzero(status != _TENTATIVE)
         left_high = self._match(pool, high, cfg.match_iou_high, cfg.fuse_score, False, *args)
+        if cfg.camera_motion and not matched.all():
+            self._follow_camera(track_of_det, boxes, matched)
         if buffered and left_high.size:
             left_high = self._match(pool[~matched[pool]], left_high, cfg.match_iou_buffered,
                                     cfg.fuse_score, True, *args)
@@ -281,6 +167,11 @@ class Tracker:
         if low.size:
             pool = _nonzero((status == _CONFIRMED) & ~matched)
             self._match(pool, low, cfg.match_iou_low, False, False, *args)
+        # Lost tracks against the confident detections left, on their last observed box.
+        if cfg.last_observation_iou > 0.0 and left_high.size:
+            pool = _nonzero((status == _LOST) & ~matched)
+            left_high = self._match(pool, left_high, cfg.last_observation_iou, False, False,
+                                    *args, track_boxes=tracks.last_boxes)
         # Stage 3: tentative tracks, confident detections left over.
         if left_high.size:
             pool = _nonzero(status == _TENTATIVE)
@@ -316,32 +207,41 @@ class Tracker:
             for i in rows)
 
     def _drop_expired(self, stamp_ns: int) -> None:
-        """Remove tracks whose last match is more than ``max_lost_s`` before ``stamp_ns``."""
+        """Remove tracks unmatched for longer than their class's lost time at ``stamp_ns``."""
         tracks = self._tracks
-        limit = int(self.config.max_lost_s * _NS_PER_S)
-        if len(tracks) and stamp_ns - int(tracks.last_ns.min()) > limit:
-            tracks.keep(stamp_ns - tracks.last_ns <= limit)
+        if len(tracks):
+            expired = stamp_ns - tracks.last_ns > tracks.max_lost_ns
+            if expired.any():
+                tracks.keep(~expired)
 
     def _match(self, pool: np.ndarray, dets: np.ndarray, min_similarity: float,
                fuse_score: bool, buffered: bool, boxes: np.ndarray, scores: np.ndarray,
                classes: np.ndarray, det_masks: Optional[List[Optional[MaskCrop]]],
-               track_of_det: np.ndarray, matched: np.ndarray) -> np.ndarray:
-        """Assign tracks ``pool`` to detections ``dets``; return the detections left."""
+               track_of_det: np.ndarray, matched: np.ndarray,
+               track_boxes: Optional[np.ndarray] = None) -> np.ndarray:
+        """Assign tracks ``pool`` to detections ``dets``; return the detections left.
+
+        Tracks are compared by their predicted boxes, or by ``track_boxes`` (all rows) if given.
+        """
         if pool.size == 0 or dets.size == 0:
             return dets
         tracks = self._tracks
+        track_boxes = self._predicted if track_boxes is None else track_boxes
         if buffered:
             var = tracks.states.p_pp[pool]
-            margins = self.config.buffer_sigmas * np.sqrt(var[:, :2] + 0.25 * var[:, 2:])
-            similarity = buffered_iou_matrix(self._predicted[pool], margins, boxes[dets])
+            sigmas = self.config.buffer_sigmas * tracks.buffer[pool]
+            margins = sigmas[:, None] * np.sqrt(var[:, :2] + 0.25 * var[:, 2:])
+            similarity = buffered_iou_matrix(track_boxes[pool], margins, boxes[dets])
         else:
-            similarity = iou_matrix(self._predicted[pool], boxes[dets])
+            similarity = iou_matrix(track_boxes[pool], boxes[dets])
         if det_masks is not None:
             similarity = self._blend_masks(similarity, pool, dets, det_masks)
         if self.config.class_aware:
             similarity = gate_by_class(similarity, tracks.classes[pool], classes[dets])
         if fuse_score:
-            similarity = similarity * scores[dets][None, :]
+            fuse = tracks.fuse[pool]
+            fused = similarity * scores[dets][None, :]
+            similarity = fused if fuse.all() else np.where(fuse[:, None], fused, similarity)
         rows, cols, _, left = assign(similarity, min_similarity)
         track_of_det[dets[cols]] = pool[rows]
         matched[pool[rows]] = True
@@ -365,7 +265,17 @@ class Tracker:
         tracks = self._tracks
         rows = track_of_det[dets]
         corrected = self._kalman.update(tracks.states.select(rows), boxes[dets])
+        if self.config.observation_recovery:
+            # Tracks matched after a miss restart from their last and new observations.
+            min_gap_ns = int(self.config.observation_recovery_min_gap_s * _NS_PER_S)
+            back = (tracks.status[rows] == _LOST) & (stamp_ns - tracks.last_ns[rows] >= min_gap_ns)
+            if back.any():
+                gap_s = (stamp_ns - tracks.last_ns[rows[back]]) / _NS_PER_S
+                restarted = self._kalman.restart(boxes[dets[back]],
+                                                 tracks.last_boxes[rows[back]], gap_s)
+                corrected.data[:, back] = restarted.data
         tracks.states.assign(rows, corrected)
+        tracks.last_boxes[rows] = boxes[dets]
         tracks.scores[rows] = scores[dets]
         tracks.hits[rows] += 1
         tracks.last_ns[rows] = stamp_ns
@@ -387,6 +297,23 @@ class Tracker:
     def _confirm(self, row: int) -> None:
         self._tracks.status[row] = _CONFIRMED
         self._tracks.ids[row] = self._ids.take()
+
+    def _follow_camera(self, track_of_det: np.ndarray, boxes: np.ndarray,
+                       matched: np.ndarray) -> None:
+        """Shift unmatched tracks by the median displacement of the matched ones.
+
+        An image-wide shift (the camera turning or pitching) moves every object alike; the
+        tracks matched so far measure it, the others follow it before the later stages.
+        Needs at least ``_MIN_CAMERA_MATCHES`` matches.
+        """
+        dets = _nonzero(track_of_det >= 0)
+        if dets.size < _MIN_CAMERA_MATCHES:
+            return
+        rows = track_of_det[dets]
+        predicted = self._predicted[rows]
+        shift = np.median(0.5 * ((boxes[dets, :2] + boxes[dets, 2:])
+                                 - (predicted[:, :2] + predicted[:, 2:])), axis=0)
+        self._predicted[~matched] += np.tile(shift, 2)
 
     def _age_unmatched(self, matched: np.ndarray, stamp_ns: int,
                        track_of_det: np.ndarray) -> np.ndarray:
@@ -418,8 +345,8 @@ class Tracker:
         first_row = len(self._tracks)
         new = dets[starts]
         new_masks = [det_masks[j] for j in new] if det_masks is not None else [None] * new.size
-        self._tracks.append(self._kalman.initiate(boxes[new]), classes[new], scores[new],
-                            stamp_ns, new_masks)
+        self._tracks.append(self._kalman.initiate(boxes[new]), boxes[new], classes[new],
+                            scores[new], stamp_ns, new_masks, self._class_arrays(classes[new]))
         rows[starts] = np.arange(first_row, first_row + new.size)
         if self.config.confirm_s <= 0.0:
             confirm = starts & ((self.config.confirm_hits <= 1)
@@ -427,3 +354,21 @@ class Tracker:
             for row in rows[confirm].tolist():
                 self._confirm(row)
         return rows
+
+    def _class_arrays(self, classes: np.ndarray) -> Tuple[np.ndarray, ...]:
+        """Return per class id of ``classes`` its settings as arrays.
+
+        Returns:
+            (N,) float64 acceleration and buffer factors, (N,) int64 lost time (ns) and (N,)
+            bool whether similarities are multiplied by the detection score.
+
+        """
+        default = ClassSettings()
+        found = [self._class_settings.get(int(c), default) for c in classes.tolist()]
+        acceleration = np.array([m.acceleration for m in found], dtype=np.float64)
+        buffer = np.array([m.buffer for m in found], dtype=np.float64)
+        lost_ns = np.array([int(m.max_lost * self.config.max_lost_s * _NS_PER_S)
+                            for m in found], dtype=np.int64)
+        fuse = np.array([self.config.fuse_score if m.fuse_score is None else m.fuse_score
+                         for m in found], dtype=bool)
+        return acceleration, buffer, lost_ns, fuse
