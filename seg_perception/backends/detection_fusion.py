@@ -281,11 +281,15 @@ def _result(semantic: np.ndarray, instances: _Instances, scale: np.ndarray,
     for index in range(1, count + 1):
         if areas[index] == 0 or slices[index - 1] is None:
             continue
+        rows, cols = slices[index - 1]
+        mask_box = (cols.start / scale[0], rows.start / scale[1],
+                    cols.stop / scale[0], rows.stop / scale[1])
         box = instances.boxes[index - 1]
-        if box is None:
-            rows, cols = slices[index - 1]
-            box = (cols.start / scale[0], rows.start / scale[1],
-                   cols.stop / scale[0], rows.stop / scale[1])
+        # A detection's box, grown to hold a sliver that joined its instance: the published box
+        # always encloses the instance's pixels.
+        box = mask_box if box is None else (
+            min(box[0], mask_box[0]), min(box[1], mask_box[1]),
+            max(box[2], mask_box[2]), max(box[3], mask_box[3]))
         renumber[index] = len(segments) + 1
         segments.append(Segment(
             segment_id=len(segments) + 1, class_id=instances.classes[index - 1],
