@@ -45,6 +45,8 @@ PARAMETERS: Tuple[ParameterSpec, ...] = (
                   'Download a missing checkpoint from its authors into the cache.'),
     ParameterSpec('device', 'auto', 'Inference device: auto, cpu, cuda or cuda:N.'),
     ParameterSpec('half_precision', False, 'Run the network in float16 on CUDA.'),
+    ParameterSpec('engine', 'auto', 'Inference engine of espnetv2 / twinlitenet: auto (the '
+                  'fastest installed that keeps the labels), torch, onnxruntime or openvino.'),
     ParameterSpec('model_scale', 2.0, 'Width multiplier of the network (ESPNetv2: 1.0 or 2.0).',
                   0.5, 2.0),
     ParameterSpec('input_width', 1024, 'Network input width, pixels (multiple of 16).',
@@ -241,6 +243,7 @@ def read_settings(node: Node) -> NodeSettings:
         model_scale=float(value('model_scale')),
         min_instance_area_px=float(value('min_instance_area_px')),
         extra=_backend_extra(value('backend_extra')),
+        engine=value('engine'),
     )
     tracker = TrackerConfig(
         high_score=float(value('track_high_score')),
