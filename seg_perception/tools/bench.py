@@ -18,7 +18,9 @@ from seg_perception.tools.image_source import read_rgb
 #: Benchmark sections run by default, in order.
 SECTIONS = ('node', 'conversion', 'tracker', 'e2e')
 #: Sections that take minutes and run only when named with --sections.
-OPTIONAL_SECTIONS = ('multicamera',)
+OPTIONAL_SECTIONS = ('engines', 'multicamera')
+#: (name, width, height) of the inputs the node rows are measured at.
+NODE_SIZES = (('720p', 1280, 720), ('1080p', 1920, 1080))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,6 +29,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--weights-dir', default=str(default_weights or ''),
                         help=f'folder holding the checkpoint (default: {default_weights})')
     parser.add_argument('--device', default='cpu', help='auto, cpu, cuda or cuda:N')
+    parser.add_argument('--engine', default='auto',
+                        help='engine of the node rows: auto, torch, onnxruntime, openvino')
+    parser.add_argument('--half', action='store_true', help='float16 on CUDA')
+    parser.add_argument('--engine-frames', type=int, default=12,
+                        help='engines: CamVid frames scored (spread over the drive; 0 = all); '
+                        'every Cityscapes sample frame is scored too')
+    parser.add_argument('--engine-batch', type=int, default=1,
+                        help='engines: frames per forward (4 = four cameras in one batch)')
     parser.add_argument('--repeats', type=int, default=5, help='timed runs per stage')
     parser.add_argument('--sections', nargs='+', choices=SECTIONS + OPTIONAL_SECTIONS,
                         default=None,
@@ -70,11 +80,17 @@ def machine_description() -> str:
     return f'{cpu}, {os.cpu_count()} cores'
 
 
-def _print_node_rows(timings: Dict[str, float], repeats: int) -> None:
-    print('node per-frame stages, 1920x1080 rgb8 input, ESPNetv2 s=2.0 at 1024x512 '
-          f'(median of {repeats}):')
-    for name, value in timings.items():
-        print(f'  {name:<22} {value:9.2f} ms')
+def _print_node_rows(size: str, engine: str, timings: Dict[str, Dict], repeats: int) -> None:
+    columns = ('before', 'after', 'before_cpu', 'after_cpu')
+    print(f'node per-frame stages, {size} rgb8 input, ESPNetv2 s=2.0 at 1024x512, engine '
+          f'{engine} (median of {repeats}, ms wall and ms process CPU; before = the host '
+          'path before the engine graph):')
+    print(f'  {"stage":<22}' + ''.join(f'{c:>11}' for c in columns))
+    names = list(timings['before']) + [n for n in timings['after'] if n not in timings['before']]
+    for name in names:
+        cells = [f'{timings[c][name]:11.2f}' if name in timings[c] else f'{"":>11}'
+                 for c in columns]
+        print(f'  {name:<22}' + ''.join(cells))
 
 
 def _print_conversion_rows(rows: List[Dict]) -> None:
@@ -117,11 +133,18 @@ def run(args: argparse.Namespace) -> int:
     backend = None
     if 'node' in sections or 'e2e' in sections:
         backend = ESPNetv2Backend(BackendOptions(
-            weights_dirs=(args.weights_dir,) if args.weights_dir else (), device=args.device))
+            weights_dirs=(args.weights_dir,) if args.weights_dir else (), device=args.device,
+            engine=args.engine, half=args.half))
         results['device'] = str(backend.device)
+        results['engine'] = backend.engine.description
     if 'node' in sections:
-        results['node_1080p_ms'] = benchmark.node_overhead(backend, rgb, args.repeats)
-        _print_node_rows(results['node_1080p_ms'], args.repeats)
+        results['node_ms'] = {}
+        for size, width, height in NODE_SIZES:
+            timings = benchmark.node_overhead(backend, sample_frame(width, height),
+                                              args.repeats)
+            results['node_ms'][size] = timings
+            _print_node_rows(f'{width}x{height}', results['engine'], timings, args.repeats)
+        results['node_1080p_ms'] = results['node_ms']['1080p']['after']
     if 'conversion' in sections:
         results['conversion_ms'] = benchmark.conversion_rows(max(args.repeats, 20))
         _print_conversion_rows(results['conversion_ms'])
@@ -134,6 +157,11 @@ def run(args: argparse.Namespace) -> int:
         print(f'end to end over rclpy + Fast DDS (publish 1920x1080 rgb8 -> semantic received, '
               f'lock-step, {args.repeats} frames on {backend.device}): median '
               f'{e2e["median_ms"]:.1f} ms, p90 {e2e["p90_ms"]:.1f} ms, max {e2e["max_ms"]:.1f} ms')
+    if 'engines' in sections:
+        from seg_perception.tools.bench_engines import compare_engines
+        results['engines'] = compare_engines(args.weights_dir, args.device, args.half,
+                                             args.engine_frames, args.engine_batch,
+                                             args.repeats)
     if 'multicamera' in sections:
         results['multicamera'] = _multicamera(args)
     if args.json:
