@@ -80,7 +80,7 @@ class ESPNetv2Backend(Segmenter):
         self.engine_name = resolve_engine(options.engine, self.device)
         self.engine = create_engine(
             self.engine_name, self.device, self._half, self.build_graph, self.export_onnx,
-            options.extra.get(OPENVINO_PRECISION_KEY, 'f32'),
+            options.extra.get(OPENVINO_PRECISION_KEY, 'auto'),
             trt_cache_dir=default_cache_dir() / 'tensorrt')
         self.resize = BatchResizer(self.input_size)
         self._lock = threading.Lock()

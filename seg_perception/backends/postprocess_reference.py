@@ -18,12 +18,12 @@ _IS_THING = taxonomy.thing_mask_table()
 
 
 def preprocess(images: Sequence[np.ndarray], size: Tuple[int, int], mean: np.ndarray,
-               inv_std: np.ndarray) -> torch.Tensor:
+               inv_std: np.ndarray, device: torch.device = torch.device('cpu')) -> torch.Tensor:
     """Resize (np.stack of cv2 resizes) and normalise in torch: (N, 3, h, w) float32."""
     resized = resized_batch(images, size)
-    batch = torch.from_numpy(resized).permute(0, 3, 1, 2).float()
-    return (batch - torch.from_numpy(mean).view(1, 3, 1, 1)) * \
-        torch.from_numpy(inv_std).view(1, 3, 1, 1)
+    batch = torch.from_numpy(resized).to(device).permute(0, 3, 1, 2).float()
+    return (batch - torch.from_numpy(mean).to(device).view(1, 3, 1, 1)) * \
+        torch.from_numpy(inv_std).to(device).view(1, 3, 1, 1)
 
 
 @torch.inference_mode()
@@ -31,7 +31,7 @@ def labels_from_logits(logits: torch.Tensor, label_table: np.ndarray, stride: in
                        ) -> Tuple[np.ndarray, np.ndarray]:
     """(N, C, h, w) logits -> (N, h, w) uint8 ids and (N, h, w) float32 repeated confidence."""
     train_ids = logits.permute(0, 2, 3, 1).argmax(dim=-1)
-    labels = torch.from_numpy(label_table)[train_ids].cpu().numpy()
+    labels = torch.from_numpy(label_table).to(logits.device)[train_ids].cpu().numpy()
     sparse = logits[:, :, ::stride, ::stride]
     sparse_confidence = torch.softmax(sparse, dim=1).amax(dim=1).cpu().numpy()
     confidence = sparse_confidence.repeat(stride, axis=1).repeat(

@@ -76,11 +76,13 @@ def node_overhead(backend: ESPNetv2Backend, rgb: np.ndarray, repeats: int = 5
                                       CONFIDENCE_STRIDE)
     frame = Frame(image=rgb, stamp_ns=1, frame_id='camera', camera='/camera')
     result = pipeline.process(frame)
-    graph = backend.build_graph().to(memory_format=torch.channels_last)
+    device = backend.device
+    inv_std = (1.0 / _IMAGENET_STD).astype(np.float32)
+    graph = backend.build_graph().to(device, memory_format=torch.channels_last)
     old_tracker = Tracker()
     with torch.inference_mode():
-        normalised = reference.preprocess([rgb], backend.input_size, _IMAGENET_MEAN,
-                                          (1.0 / _IMAGENET_STD).astype(np.float32))
+        normalised = reference.preprocess([rgb], backend.input_size, _IMAGENET_MEAN, inv_std,
+                                          device)
         logits = graph.network(normalised.contiguous(memory_format=torch.channels_last))
     old_labels, old_confidence = reference.labels_from_logits(
         logits, taxonomy.cityscapes_train_id_table()[:logits.shape[1]].copy())
@@ -91,6 +93,8 @@ def node_overhead(backend: ESPNetv2Backend, rgb: np.ndarray, repeats: int = 5
     def label_head():
         with torch.inference_mode():
             graph.head(logits)
+        if device.type == 'cuda':
+            torch.cuda.synchronize(device)
 
     shared = {
         'conversion_in_rgb8': lambda: image_msg_to_rgb(msg_rgb8),
@@ -109,8 +113,9 @@ def node_overhead(backend: ESPNetv2Backend, rgb: np.ndarray, repeats: int = 5
         'track_and_resize': lambda: pipeline._track_and_resize(frame, panoptic),
     }
     before = {
-        'preprocess': lambda: reference.preprocess(
-            [rgb], backend.input_size, _IMAGENET_MEAN, (1.0 / _IMAGENET_STD).astype(np.float32)),
+        'preprocess': lambda: (
+            reference.preprocess([rgb], backend.input_size, _IMAGENET_MEAN, inv_std, device),
+            device.type == 'cuda' and torch.cuda.synchronize(device)),
         'labelling': lambda: reference.labels_from_logits(
             logits, taxonomy.cityscapes_train_id_table()[:logits.shape[1]].copy()),
         'instances': lambda: reference.panoptic_from_semantic(

@@ -9,7 +9,7 @@ truth. ``engine = 'auto'`` may pick an engine only if it keeps the labels (mIoU 
 
 from pathlib import Path
 import time
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Dict, List, Tuple
 
 import numpy as np
 
@@ -56,16 +56,6 @@ def scored_frames(camvid_frames: int) -> List[Tuple[str, Path, Path]]:
     return frames
 
 
-def _median_ms(function: Callable[[], object], repeats: int) -> float:
-    function()
-    times = []
-    for _ in range(max(repeats, 1)):
-        start = time.perf_counter()
-        function()
-        times.append((time.perf_counter() - start) * 1000.0)
-    return float(np.median(times))
-
-
 def _mean_iou(dataset: str, pairs: List[Tuple[np.ndarray, Path]]) -> float:
     """Return the mIoU of canonical predictions against ground-truth files of one format."""
     gt_dir = pairs[0][1].parent
@@ -94,12 +84,13 @@ def compare_engines(weights_dir: str, device: str = 'cpu', half: bool = False,
     frames = scored_frames(camvid_frames)
     images = [read_rgb(image) for _, image, _ in frames]
     print(f'engines: ESPNetv2 s=2.0 at 1024x512 on {device}, batch {batch}, '
-          f'{len(frames)} scored frames (median of {repeats} calls):')
-    print(f'  {"engine":<15} {"ms/call":>9} {"ms/frame":>9} {"vs torch":>9} {"agree":>9} '
+          f'{len(frames)} scored frames (median of {repeats} calls; cpu = process CPU ms '
+          'per call):')
+    print(f'  {"engine":<15} {"ms/call":>9} {"ms/frame":>9} {"cpu ms":>9} {"vs torch":>9} '
+          f'{"agree":>9} '
           + ''.join(f'{"mIoU " + d:>16}' for d in sorted({f[0] for f in frames})))
     rows: List[Dict] = []
-    reference: Optional[List[np.ndarray]] = None
-    torch_row: Optional[Dict] = None
+    reference, torch_row = None, None
     for label, engine, extra in engine_variants(device):
         try:
             backend = ESPNetv2Backend(BackendOptions(
@@ -110,24 +101,35 @@ def compare_engines(weights_dir: str, device: str = 'cpu', half: bool = False,
             rows.append({'engine': label, 'error': str(error)})
             continue
         predictions = [backend.infer_labels([image])[0][0] for image in images]
+        row = {'engine': label, 'description': backend.engine.description, 'miou': {}}
+        for dataset in sorted({f[0] for f in frames}):
+            pairs = [(p, gt) for p, (d, _, gt) in zip(predictions, frames) if d == dataset]
+            row['miou'][dataset] = _mean_iou(dataset, pairs)
+        # One engine alive at a time: an idle engine's worker threads (ONNX Runtime spins,
+        # OpenVINO's pool) would take the CPU from the one being timed.
         prepared = backend.resize([images[0]] * batch).copy()
-        latency = _median_ms(lambda: backend.engine.run(prepared), repeats)
-        row = {'engine': label, 'description': backend.engine.description,
-               'latency_ms': latency, 'latency_per_frame_ms': latency / batch, 'miou': {}}
+        times, cpu_times = [], []
+        for repeat in range(max(repeats, 1) + 1):  # the first call warms up
+            start, start_cpu = time.perf_counter(), time.process_time()
+            backend.engine.run(prepared)
+            if repeat:
+                times.append((time.perf_counter() - start) * 1000.0)
+                cpu_times.append((time.process_time() - start_cpu) * 1000.0)
+        backend.release()
+        del backend
+        latency = float(np.median(times))
+        row.update(latency_ms=latency, latency_per_frame_ms=latency / batch,
+                   cpu_ms=float(np.median(cpu_times)))
         if reference is None:
             reference, torch_row = predictions, row
         equal = sum(int(np.count_nonzero(a == b)) for a, b in zip(predictions, reference))
         row['agreement'] = equal / sum(p.size for p in predictions) if predictions else 1.0
-        for dataset in sorted({f[0] for f in frames}):
-            pairs = [(p, gt) for p, (d, _, gt) in zip(predictions, frames) if d == dataset]
-            row['miou'][dataset] = _mean_iou(dataset, pairs)
         row['speedup_vs_torch'] = torch_row['latency_ms'] / latency
         row['keeps_labels'] = all(
             abs(row['miou'][d] - torch_row['miou'][d]) <= MIOU_TOLERANCE for d in row['miou'])
         rows.append(row)
-        print(f'  {label:<15} {latency:9.1f} {latency / batch:9.1f} '
+        print(f'  {label:<15} {latency:9.1f} {latency / batch:9.1f} {row["cpu_ms"]:9.1f} '
               f'{row["speedup_vs_torch"]:8.2f}x {row["agreement"]:9.5f} '
               + ''.join(f'{row["miou"][d]:16.4f}' for d in sorted(row['miou']))
               + ('' if row['keeps_labels'] else '  (changes the labels)'), flush=True)
-        backend.release()
     return rows
