@@ -5,6 +5,7 @@ import json
 import os
 from pathlib import Path
 import platform
+import sys
 import tempfile
 from typing import Dict, List
 
@@ -120,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
                             args.device, args.repeats, args.json)
     import torch
 
-    from seg_perception.backends.base import BackendOptions
+    from seg_perception.backends.base import BackendError, BackendOptions
     from seg_perception.backends.espnetv2 import ESPNetv2Backend
     from seg_perception.ros import benchmark
     from seg_perception.tools import tracking_eval
@@ -132,9 +133,13 @@ def run(args: argparse.Namespace) -> int:
     rgb = sample_frame(1920, 1080)
     backend = None
     if 'node' in sections or 'e2e' in sections:
-        backend = ESPNetv2Backend(BackendOptions(
-            weights_dirs=(args.weights_dir,) if args.weights_dir else (), device=args.device,
-            engine=args.engine, half=args.half))
+        try:
+            backend = ESPNetv2Backend(BackendOptions(
+                weights_dirs=(args.weights_dir,) if args.weights_dir else (),
+                device=args.device, engine=args.engine, half=args.half))
+        except BackendError as error:
+            print(f'bench: {error}', file=sys.stderr)
+            return 1
         results['device'] = str(backend.device)
         results['engine'] = backend.engine.description
     if 'node' in sections:
