@@ -56,6 +56,10 @@ PARAMETERS: Tuple[ParameterSpec, ...] = (
                   'Download a missing checkpoint from its authors into the cache.'),
     ParameterSpec('device', _BACKEND.device, 'Inference device: auto, cpu, cuda or cuda:N.'),
     ParameterSpec('half_precision', _BACKEND.half, 'Run the network in float16 on CUDA.'),
+    ParameterSpec('engine', _BACKEND.engine,
+                  'Inference engine of espnetv2 / twinlitenet: torch, auto (the fastest '
+                  'installed that keeps the labels; exports the network once per input size), '
+                  'onnxruntime or openvino.'),
     ParameterSpec('model_scale', _BACKEND.model_scale,
                   'Width multiplier of the network (ESPNetv2: 1.0 or 2.0).', 0.5, 2.0),
     ParameterSpec('input_width', 1024, 'Network input width, pixels (multiple of 16).',
@@ -264,6 +268,7 @@ def settings_from_values(values: Mapping[str, Any]) -> NodeSettings:
         min_instance_area_px=float(value('min_instance_area_px')),
         extra=_backend_extra(value('backend_extra')),
         detector=_detector_options(value),
+        engine=value('engine'),
     )
     tracker = TrackerConfig(
         high_score=float(value('track_high_score')),

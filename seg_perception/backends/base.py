@@ -53,6 +53,9 @@ class BackendOptions:
         extra: backend-specific settings.
         detector: optional object detector fused with the segmentation (see
             ``backends.detected_instances``).
+        engine: inference engine of the backends that support several (ESPNetv2, TwinLiteNet):
+            ``'auto'``, ``'torch'``, ``'onnxruntime'`` or ``'openvino'``
+            (see ``seg_perception.backends.engines``); the others run torch.
 
     """
 
@@ -67,6 +70,7 @@ class BackendOptions:
     min_instance_area_px: float = 64.0
     extra: Dict[str, str] = field(default_factory=dict)
     detector: DetectorOptions = DetectorOptions()
+    engine: str = 'torch'
 
 
 def parse_extra(text: str) -> Dict[str, str]:
@@ -103,6 +107,37 @@ def resize_rgb(image: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
 def resized_batch(images: Sequence[np.ndarray], size: Tuple[int, int]) -> np.ndarray:
     """Return (N, height, width, 3) uint8: each (H_i, W_i, 3) RGB image resized to ``size``."""
     return np.stack([resize_rgb(image, size) for image in images])
+
+
+class BatchResizer:
+    """Resize batches of RGB images into one reused (N, height, width, 3) uint8 buffer.
+
+    The buffer of a batch size is allocated once and overwritten by the next batch of that size,
+    so the caller must be done with a returned batch before the next call (the backends use it
+    under their lock, and every engine copies its outputs).
+
+    Args:
+        size: (width, height) of the network input.
+
+    """
+
+    def __init__(self, size: Tuple[int, int]):
+        self.size = size
+        self._buffers: Dict[int, np.ndarray] = {}
+
+    def __call__(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """Return (N, height, width, 3) uint8: the (H_i, W_i, 3) RGB images, bilinear."""
+        width, height = self.size
+        count = len(images)
+        buffer = self._buffers.get(count)
+        if buffer is None:
+            buffer = self._buffers[count] = np.empty((count, height, width, 3), dtype=np.uint8)
+        for image, slot in zip(images, buffer):
+            if image.shape[:2] == (height, width):
+                np.copyto(slot, image)
+            else:
+                cv2.resize(image, (width, height), dst=slot, interpolation=cv2.INTER_LINEAR)
+        return buffer
 
 
 def network_input_size(backend: str, options: BackendOptions, native: Tuple[int, int],

@@ -5,19 +5,25 @@ Recipe (the authors' test script): RGB, bilinear resize to 1024x512, /255, Image
 The network is semantic only; thing instances come from connected components.
 """
 
+from pathlib import Path
+import threading
 from typing import Sequence, Tuple
 
 import numpy as np
 import torch
 
 from seg_perception import label_sets, taxonomy
-from seg_perception.backends.base import (BackendError, BackendOptions, network_input_size,
-                                          resized_batch, Segmenter)
+from seg_perception.backends.base import (BackendError, BackendOptions, BatchResizer,
+                                          network_input_size, Segmenter)
+from seg_perception.backends.engines import (create_engine, OPENVINO_PRECISION_KEY,
+                                             resolve_engine)
 from seg_perception.backends.espnetv2_net import ESPNetv2Segmentation, INPUT_DIVISOR
+from seg_perception.backends.graph import ArgmaxLabelHead, SegmentationGraph
+from seg_perception.backends.onnx_export import cached_onnx
 from seg_perception.backends.torch_device import select_device
 from seg_perception.components import panoptic_from_semantic
 from seg_perception.structures import PanopticResult
-from seg_perception.weights import resolve_weights, WeightsError, WeightsSpec
+from seg_perception.weights import default_cache_dir, resolve_weights, WeightsError, WeightsSpec
 
 _EDGENETS_COMMIT = '2b232d3f7fb60658755dad1ebca0ffc895cc795e'
 _EDGENETS_ZOO = (
@@ -46,7 +52,13 @@ _IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32) * 255.0
 
 
 class ESPNetv2Backend(Segmenter):
-    """Cityscapes ESPNetv2 with canonical labels and connected-component instances."""
+    """Cityscapes ESPNetv2 with canonical labels and connected-component instances.
+
+    Per batch: one bilinear resize into a reused uint8 buffer on the host, then the engine runs
+    normalisation, network, argmax, label lookup and the sparse confidence in one graph
+    (``graph.SegmentationGraph``) and returns (N, h, w) uint8 labels and a small confidence map;
+    instances come from connected components at the network resolution.
+    """
 
     name = 'espnetv2'
 
@@ -64,16 +76,14 @@ class ESPNetv2Backend(Segmenter):
             CHECKPOINTS[options.model_scale], options.weights_path, options.weights_dirs,
             allow_download=options.allow_download)
         self.weights_path = path
-        # channels_last: measured 1.2 s instead of 3.0 s per 1024x512 forward pass on a 2-core
-        # CPU (oneDNN's grouped and depthwise convolutions prefer NHWC); logits agree to 1e-5.
-        self.network = _load_network(path, options.model_scale).to(
-            self.device, memory_format=torch.channels_last)
-        if self._half:
-            self.network.half()
-        self._label_table = torch.from_numpy(
-            label_sets.cityscapes_train_id_table()[:_NUM_OUTPUTS].copy()).to(self.device)
-        self._mean = torch.from_numpy(_IMAGENET_MEAN).to(self.device).view(1, 3, 1, 1)
-        self._inv_std = torch.from_numpy(1.0 / _IMAGENET_STD).to(self.device).view(1, 3, 1, 1)
+        _load_network(path, options.model_scale)  # a bad checkpoint fails here, for any engine
+        self.engine_name = resolve_engine(options.engine, self.device)
+        self.engine = create_engine(
+            self.engine_name, self.device, self._half, self.build_graph, self.export_onnx,
+            options.extra.get(OPENVINO_PRECISION_KEY, 'auto'),
+            trt_cache_dir=default_cache_dir() / 'tensorrt')
+        self.resize = BatchResizer(self.input_size)
+        self._lock = threading.Lock()
 
     @property
     def class_ids(self) -> Tuple[int, ...]:
@@ -81,67 +91,62 @@ class ESPNetv2Backend(Segmenter):
         table = label_sets.cityscapes_train_id_table()[:_NUM_OUTPUTS]
         return tuple(sorted(int(c) for c in set(table.tolist()) - {taxonomy.UNLABELED}))
 
-    def preprocess(self, images: Sequence[np.ndarray]) -> torch.Tensor:
-        """Resize and normalise a batch.
+    def build_graph(self, for_export: bool = False) -> SegmentationGraph:
+        """Return the float32 CPU graph: uint8 NHWC images -> (labels, confidence).
+
+        Outputs: (N, h, w) uint8 canonical ids and (N, ceil(h/4), ceil(w/4)) float32 softmax
+        probability of the most likely class on every ``CONFIDENCE_STRIDE``-th pixel.
+
+        Args:
+            for_export: reduce over the channel axis as ONNX lays it out (torch eager on the
+                CPU reduces over the last axis of the channels_last logits: 110 ms instead of
+                315 ms for a softmax + max at 1024x512 when it was measured).
+
+        """
+        network = _load_network(self.weights_path, self._options.model_scale)
+        head = ArgmaxLabelHead(label_sets.cityscapes_train_id_table()[:_NUM_OUTPUTS].tolist(),
+                               CONFIDENCE_STRIDE, channels_last_reduction=not for_export)
+        return SegmentationGraph(network, _IMAGENET_MEAN.tolist(),
+                                 (1.0 / _IMAGENET_STD).tolist(), head)
+
+    def export_onnx(self) -> Path:
+        """Return the ONNX file of ``build_graph(for_export=True)``, exporting it once."""
+        width, height = self.input_size
+        return cached_onnx(
+            Path(self.weights_path), f's{self._options.model_scale:g}_{width}x{height}',
+            lambda: self.build_graph(for_export=True), (height, width),
+            ('labels', 'confidence'))
+
+    def infer_labels(self, images: Sequence[np.ndarray]) -> Tuple[np.ndarray, np.ndarray]:
+        """Resize and run the engine.
 
         Args:
             images: each (H, W, 3) uint8 RGB.
 
         Returns:
-            (N, 3, input_height, input_width) float tensor on the backend's device.
+            (labels, confidence): (N, h, w) uint8 canonical ids at the network's input
+            resolution and (N, ceil(h/4), ceil(w/4)) float32 confidence (stride
+            ``CONFIDENCE_STRIDE``).
 
         """
-        resized = resized_batch(images, self.input_size)
-        # NHWC pixels viewed as NCHW are already channels_last, as the network wants them.
-        batch = torch.from_numpy(resized).to(self.device).permute(0, 3, 1, 2).float()
-        batch = (batch - self._mean) * self._inv_std
-        return batch.half() if self._half else batch
-
-    @torch.inference_mode()
-    def infer_labels(self, batch: torch.Tensor) -> Tuple[np.ndarray, np.ndarray]:
-        """Run the network on a ``preprocess``ed batch; see ``labels_from_logits``."""
-        return self.labels_from_logits(self.network(batch).float())
-
-    @torch.inference_mode()
-    def labels_from_logits(self, logits: torch.Tensor) -> Tuple[np.ndarray, np.ndarray]:
-        """Label every pixel.
-
-        Args:
-            logits: (N, 20, h, w) float network output, channels_last.
-
-        Returns:
-            (labels, confidence): (N, h, w) uint8 canonical ids and (N, h, w) float32 softmax
-            probability of the most likely class, at the network's input resolution. The
-            confidence is computed on every ``CONFIDENCE_STRIDE``-th pixel and repeated: it only
-            feeds instance scores (means over regions), and a full-resolution softmax cost more
-            than the rest of the post-processing together.
-
-        """
-        # The logits are channels_last, so a reduction over the last dim of the NHWC view reads
-        # memory in order: measured 110 ms instead of 315 ms for a softmax + max at 1024x512.
-        train_ids = logits.permute(0, 2, 3, 1).argmax(dim=-1)
-        labels = self._label_table[train_ids].cpu().numpy()
-        sparse = logits[:, :, ::CONFIDENCE_STRIDE, ::CONFIDENCE_STRIDE]
-        sparse_confidence = torch.softmax(sparse, dim=1).amax(dim=1).cpu().numpy()
-        confidence = sparse_confidence.repeat(CONFIDENCE_STRIDE, axis=1).repeat(
-            CONFIDENCE_STRIDE, axis=2)[:, :labels.shape[1], :labels.shape[2]]
-        return labels, confidence
+        with self._lock:  # the resize buffer is reused
+            return self.engine.run(self.resize(images))
 
     def segment(self, images: Sequence[np.ndarray]) -> Tuple[PanopticResult, ...]:
         """Segment a batch of (H, W, 3) uint8 RGB images; see ``Segmenter.segment``."""
         if not images:
             return ()
-        labels, confidence = self.infer_labels(self.preprocess(images))
+        labels, confidence = self.infer_labels(images)
         return tuple(
             panoptic_from_semantic(
                 labels[i], images[i].shape[:2], self._options.min_instance_area_px,
-                confidence[i])
+                confidence[i], score_stride=CONFIDENCE_STRIDE)
             for i in range(len(images))
         )
 
     def release(self) -> None:
-        """Drop the network and free accelerator memory."""
-        self.network = None
+        """Drop the engine and free accelerator memory."""
+        self.engine = None
         if self.device.type == 'cuda':
             torch.cuda.empty_cache()
 

@@ -21,14 +21,19 @@ attention zero, so its 3600x3600 softmax and matmul reduce to a mean (``Position
 """
 
 from pathlib import Path
+import threading
 from typing import List, Sequence, Tuple
 
 import numpy as np
 import torch
 
 from seg_perception import taxonomy
-from seg_perception.backends.base import (BackendOptions, network_input_size, resized_batch,
+from seg_perception.backends.base import (BackendOptions, BatchResizer, network_input_size,
                                           Segmenter)
+from seg_perception.backends.engines import (create_engine, OPENVINO_PRECISION_KEY,
+                                             resolve_engine)
+from seg_perception.backends.graph import BinaryHeadsLabelHead, SegmentationGraph
+from seg_perception.backends.onnx_export import cached_onnx
 from seg_perception.backends.torch_device import select_device
 from seg_perception.backends.twinlitenet_net import (INPUT_DIVISOR, load_twinlitenet,
                                                      NATIVE_INPUT_SIZE)
@@ -58,7 +63,11 @@ def weights_search_dirs(weights_dirs: Sequence[str]) -> List[str]:
 
 
 class TwinLiteNetBackend(Segmenter):
-    """BDD100K TwinLiteNet: drivable area as ``road``, lane lines as ``lane_marking``."""
+    """BDD100K TwinLiteNet: drivable area as ``road``, lane lines as ``lane_marking``.
+
+    Runs on the engine of ``BackendOptions.engine`` like ESPNetv2: the host resizes into a
+    reused uint8 buffer; scaling, network and both heads' decisions run in one graph.
+    """
 
     name = 'twinlitenet'
 
@@ -71,54 +80,65 @@ class TwinLiteNetBackend(Segmenter):
             CHECKPOINT, options.weights_path, weights_search_dirs(options.weights_dirs),
             cache_dir=default_cache_dir() / WEIGHTS_SUBDIR,
             allow_download=options.allow_download)
-        zero = options.extra.get(ZERO_SUBNORMALS_KEY, 'true').strip().lower() != 'false'
+        self._zero_subnormals = \
+            options.extra.get(ZERO_SUBNORMALS_KEY, 'true').strip().lower() != 'false'
+        self._load()  # a bad checkpoint fails here, for any engine
+        self._road = taxonomy.class_id('road')
+        self._lane = taxonomy.class_id('lane_marking')
+        self.engine_name = resolve_engine(options.engine, self.device)
+        self.engine = create_engine(
+            self.engine_name, self.device, self._half, self.build_graph, self.export_onnx,
+            options.extra.get(OPENVINO_PRECISION_KEY, 'f32'),  # bf16 not validated on lanes
+            trt_cache_dir=default_cache_dir() / 'tensorrt')
+        self.resize = BatchResizer(self.input_size)
+        self._lock = threading.Lock()
+
+    def _load(self) -> torch.nn.Module:
         try:
-            network = load_twinlitenet(self.weights_path, zero_subnormals=zero)
+            return load_twinlitenet(self.weights_path, zero_subnormals=self._zero_subnormals)
         except Exception as error:  # torch raises several types for corrupt or foreign files
             raise WeightsError(
                 f'checkpoint {self.weights_path} is not a TwinLiteNet(2, 3) state dict '
                 f'(strict key match): {error}') from error
-        self.network = network.to(self.device)
-        if self._half:
-            self.network.half()
-        self._road = taxonomy.class_id('road')
-        self._lane = taxonomy.class_id('lane_marking')
 
     @property
     def class_ids(self) -> Tuple[int, ...]:
         """Canonical ids of ``road`` and ``lane_marking``."""
         return tuple(sorted((self._road, self._lane)))
 
-    def preprocess(self, images: Sequence[np.ndarray]) -> torch.Tensor:
-        """Resize a batch of (H, W, 3) uint8 RGB images to (N, 3, h, w) floats in [0, 1]."""
-        resized = resized_batch(images, self.input_size)
-        batch = torch.from_numpy(resized).to(self.device).permute(0, 3, 1, 2)
-        batch = batch.to(torch.float16 if self._half else torch.float32) / 255.0
-        return batch.contiguous()
+    def build_graph(self) -> SegmentationGraph:
+        """Return the float32 CPU graph: uint8 NHWC images -> (N, h, w) uint8 canonical ids.
 
-    @torch.inference_mode()
-    def infer_labels(self, batch: torch.Tensor) -> np.ndarray:
-        """Run the network; return (N, h, w) uint8 canonical ids at the input resolution."""
-        drivable, lanes = self.network(batch)
-        # argmax over two channels, ties to channel 0 as torch.argmax does
-        labels = torch.full(drivable.shape[:1] + drivable.shape[2:], taxonomy.UNLABELED,
-                            dtype=torch.uint8, device=drivable.device)
-        labels[drivable[:, 1] > drivable[:, 0]] = self._road
-        labels[lanes[:, 1] > lanes[:, 0]] = self._lane
-        return labels.cpu().numpy()
+        The authors' recipe: /255, no mean or std. A lane pixel wins over drivable area.
+        """
+        head = BinaryHeadsLabelHead((self._road, self._lane), taxonomy.UNLABELED)
+        return SegmentationGraph(self._load(), (0.0, 0.0, 0.0), (255.0, 255.0, 255.0), head,
+                                 divide=True)
+
+    def export_onnx(self) -> Path:
+        """Return the ONNX file of ``build_graph()``, exporting it once."""
+        width, height = self.input_size
+        zero = 'z' if self._zero_subnormals else 'raw'
+        return cached_onnx(Path(self.weights_path), f'{width}x{height}_{zero}',
+                           self.build_graph, (height, width), ('labels',))
+
+    def infer_labels(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """Resize and run the engine; return (N, h, w) uint8 canonical ids at the input size."""
+        with self._lock:  # the resize buffer is reused
+            return self.engine.run(self.resize(images))[0]
 
     def segment(self, images: Sequence[np.ndarray]) -> Tuple[PanopticResult, ...]:
         """Segment a batch of (H, W, 3) uint8 RGB images; see ``Segmenter.segment``."""
         if not images:
             return ()
-        labels = self.infer_labels(self.preprocess(images))
+        labels = self.infer_labels(images)
         return tuple(
             PanopticResult(semantic=labels[i],
                            instance_map=np.zeros(labels[i].shape, dtype=np.int32))
             for i in range(len(images)))
 
     def release(self) -> None:
-        """Drop the network and free accelerator memory."""
-        self.network = None
+        """Drop the engine and free accelerator memory."""
+        self.engine = None
         if self.device.type == 'cuda':
             torch.cuda.empty_cache()

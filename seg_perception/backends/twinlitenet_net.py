@@ -152,12 +152,21 @@ class PositionAttention(nn.Module):
         self.key_conv = nn.Conv2d(channels, channels // 8, 1)
         self.value_conv = nn.Conv2d(channels, channels, 1)
         self.gamma = nn.Parameter(torch.zeros(1))
+        #: Whether every key weight is zero; set by ``freeze_key_check`` (None: test per call).
+        self.uniform_keys = None
+
+    def freeze_key_check(self) -> None:
+        """Decide the branch below once, from the loaded weights (graph export needs that)."""
+        self.uniform_keys = not bool(self.key_conv.weight.any())
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """Return features of the input's shape."""
         batch, channels, height, width = features.shape
         value = self.value_conv(features).flatten(2)  # (N, C, P)
-        if not self.key_conv.weight.any():
+        uniform = self.uniform_keys
+        if uniform is None:
+            uniform = not self.key_conv.weight.any()
+        if uniform:
             # Every key is the bias, so each row of the energy is constant and its softmax
             # uniform: the output is the mean value at every position, O(P) instead of O(P^2).
             # True of the published checkpoint once its subnormals are zeroed (all 128 key
@@ -306,4 +315,7 @@ def load_twinlitenet(path: Union[str, Path], zero_subnormals: bool = True) -> Tw
     network.load_state_dict(state, strict=True)
     if zero_subnormals:
         zero_subnormals_(network)
+    for module in network.modules():
+        if isinstance(module, PositionAttention):
+            module.freeze_key_check()
     return network.eval()

@@ -3,6 +3,7 @@
 import argparse
 import json
 from pathlib import Path
+import sys
 import tempfile
 from typing import Dict, List
 
@@ -14,13 +15,24 @@ from seg_perception.tools.harness import (add_settings_arguments, machine_descri
 #: Benchmark sections run by default, in order.
 SECTIONS = ('node', 'conversion', 'tracker', 'e2e', 'lanes', 'detector')
 #: Sections that take minutes and run only when named with --sections.
-OPTIONAL_SECTIONS = ('multicamera',)
+OPTIONAL_SECTIONS = ('engines', 'multicamera')
+#: (name, width, height) of the inputs the node rows are measured at.
+NODE_SIZES = (('720p', 1280, 720), ('1080p', 1920, 1080))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``seg-perception bench``."""
     add_settings_arguments(parser)
     parser.add_argument('--device', default='cpu', help='auto, cpu, cuda or cuda:N')
+    parser.add_argument('--engine', default='torch',
+                        help='engine of the node rows: torch (the default configuration), auto, '
+                             'onnxruntime, openvino')
+    parser.add_argument('--half', action='store_true', help='float16 on CUDA')
+    parser.add_argument('--engine-frames', type=int, default=12,
+                        help='engines: CamVid frames scored (spread over the drive; 0 = all); '
+                        'every Cityscapes sample frame is scored too')
+    parser.add_argument('--engine-batch', type=int, default=1,
+                        help='engines: frames per forward (4 = four cameras in one batch)')
     parser.add_argument('--repeats', type=int, default=5, help='timed runs per stage')
     parser.add_argument('--sections', nargs='+', choices=SECTIONS + OPTIONAL_SECTIONS,
                         default=None,
@@ -39,11 +51,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='print the results as one JSON object on the last line')
 
 
-def _print_node_rows(timings: Dict[str, float], repeats: int) -> None:
-    print('node per-frame stages, 1920x1080 rgb8 input, ESPNetv2 s=2.0 at 1024x512 '
-          f'(median of {repeats}):')
-    for name, value in timings.items():
-        print(f'  {name:<22} {value:9.2f} ms')
+def _print_node_rows(size: str, engine: str, timings: Dict[str, Dict], repeats: int) -> None:
+    columns = ('before', 'after', 'before_cpu', 'after_cpu')
+    print(f'node per-frame stages, {size} rgb8 input, ESPNetv2 s=2.0 at 1024x512, engine '
+          f'{engine} (median of {repeats}, ms wall and ms process CPU; before = the host '
+          'path before the engine graph):')
+    print(f'  {"stage":<22}' + ''.join(f'{c:>11}' for c in columns))
+    names = list(timings['before']) + [n for n in timings['after'] if n not in timings['before']]
+    for name in names:
+        cells = [f'{timings[c][name]:11.2f}' if name in timings[c] else f'{"":>11}'
+                 for c in columns]
+        print(f'  {name:<22}' + ''.join(cells))
 
 
 def _print_conversion_rows(rows: List[Dict]) -> None:
@@ -77,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
                             args.device, args.repeats, args.json)
     import torch
 
-    from seg_perception.backends.base import BackendOptions
+    from seg_perception.backends.base import BackendError, BackendOptions
     from seg_perception.backends.espnetv2 import ESPNetv2Backend
     from seg_perception.ros import benchmark
     from seg_perception.tools import tracking_eval
@@ -89,12 +107,23 @@ def run(args: argparse.Namespace) -> int:
     rgb = sample_frame(1920, 1080)
     backend = None
     if 'node' in sections or 'e2e' in sections or 'detector' in sections:
-        backend = ESPNetv2Backend(BackendOptions(
-            weights_dirs=(args.weights_dir,) if args.weights_dir else (), device=args.device))
+        try:
+            backend = ESPNetv2Backend(BackendOptions(
+                weights_dirs=tuple(d for d in args.weights_dir.split(':') if d),
+                device=args.device, engine=args.engine, half=args.half))
+        except BackendError as error:
+            print(f'bench: {error}', file=sys.stderr)
+            return 1
         results['device'] = str(backend.device)
+        results['engine'] = backend.engine.description
     if 'node' in sections:
-        results['node_1080p_ms'] = benchmark.node_overhead(backend, rgb, args.repeats)
-        _print_node_rows(results['node_1080p_ms'], args.repeats)
+        results['node_ms'] = {}
+        for size, width, height in NODE_SIZES:
+            timings = benchmark.node_overhead(backend, sample_frame(width, height),
+                                              args.repeats)
+            results['node_ms'][size] = timings
+            _print_node_rows(f'{width}x{height}', results['engine'], timings, args.repeats)
+        results['node_1080p_ms'] = results['node_ms']['1080p']['after']
     if 'conversion' in sections:
         results['conversion_ms'] = benchmark.conversion_rows(max(args.repeats, 20))
         _print_conversion_rows(results['conversion_ms'])
@@ -115,6 +144,11 @@ def run(args: argparse.Namespace) -> int:
                                                  args.repeats)
         lane_bench.print_rows(results['lanes_ms'], f'{road.shape[1]}x{road.shape[0]}',
                               args.repeats)
+    if 'engines' in sections:
+        from seg_perception.tools.bench_engines import compare_engines
+        results['engines'] = compare_engines(args.weights_dir, args.device, args.half,
+                                             args.engine_frames, args.engine_batch,
+                                             args.repeats)
     if 'multicamera' in sections:
         results['multicamera'] = _multicamera(args)
     if 'detector' in sections:  # YOLOX + detection-guided fusion (skipped without weights)

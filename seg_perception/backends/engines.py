@@ -1,0 +1,248 @@
+"""Inference engines that run a ``SegmentationGraph``: torch, ONNX Runtime, OpenVINO.
+
+Every engine takes a (N, H, W, 3) uint8 RGB batch (already resized to the network's input size)
+and returns the graph's outputs as numpy arrays (labels uint8, and a float32 confidence map where
+the graph has one): one host copy of small maps per batch.
+
+``engine = 'auto'`` picks, among the engines installed, the fastest one measured to keep the
+labels (mIoU within 0.005 of torch on the CamVid and Cityscapes samples; see
+``seg-perception bench --sections engines`` and the README): on the CPU OpenVINO (bfloat16 where
+the CPU has bfloat16 units, else f32), then ONNX Runtime, then torch; on CUDA ONNX Runtime with
+the TensorRT or CUDA execution provider when ``onnxruntime-gpu`` is installed, else torch.
+"""
+
+import abc
+from pathlib import Path
+from typing import Callable, Optional, Tuple
+
+import numpy as np
+import torch
+
+from seg_perception.backends.base import BackendError
+
+#: Engines by name; ``'auto'`` picks one of them.
+ENGINES = ('torch', 'onnxruntime', 'openvino')
+ENGINE_CHOICES = ('auto',) + ENGINES
+#: Extra option (``BackendOptions.extra``): OpenVINO inference precision, ``auto`` (default:
+#: ``bf16`` where the CPU has bfloat16 units, else ``f32``), ``f32`` or ``bf16``.
+OPENVINO_PRECISION_KEY = 'openvino_precision'
+
+_INSTALL = {
+    'onnxruntime': 'pip install onnxruntime==1.32.0 onnx==1.23.2 onnxscript==0.7.2 '
+                   '(on a CUDA machine: onnxruntime-gpu instead of onnxruntime)',
+    'openvino': 'pip install openvino==2026.4.1 onnx==1.23.2 onnxscript==0.7.2',
+}
+
+
+def engine_module_available(name: str) -> bool:
+    """Whether the Python package of engine ``name`` imports (torch always does)."""
+    if name == 'torch':
+        return True
+    try:
+        __import__(name)
+    except ImportError:
+        return False
+    return True
+
+
+def resolve_engine(requested: str, device: torch.device) -> str:
+    """Return the engine to use for ``requested`` (one of ``ENGINE_CHOICES``) on ``device``.
+
+    Raises:
+        BackendError: an unknown name, or a named engine whose package is missing (the message
+            names the install command), or OpenVINO asked for on CUDA.
+
+    """
+    requested = (requested or 'auto').strip().lower()
+    if requested not in ENGINE_CHOICES:
+        raise BackendError(f'engine must be one of {", ".join(ENGINE_CHOICES)}, '
+                           f'got {requested!r}')
+    if requested == 'auto':
+        if device.type == 'cpu' and engine_module_available('openvino'):
+            return 'openvino'
+        if engine_module_available('onnxruntime') and (
+                device.type == 'cpu' or _ort_gpu_providers()):
+            return 'onnxruntime'
+        return 'torch'
+    if not engine_module_available(requested):
+        raise BackendError(f'engine {requested!r} is not installed; install with: '
+                           f'{_INSTALL[requested]}')
+    if requested == 'openvino' and device.type != 'cpu':
+        raise BackendError("engine 'openvino' runs on the CPU here; use device cpu, or engine "
+                           'onnxruntime / torch on CUDA')
+    return requested
+
+
+def _ort_gpu_providers() -> Tuple[str, ...]:
+    try:
+        import onnxruntime
+    except ImportError:
+        return ()
+    wanted = ('TensorrtExecutionProvider', 'CUDAExecutionProvider')
+    return tuple(p for p in wanted if p in onnxruntime.get_available_providers())
+
+
+class Engine(abc.ABC):
+    """Runs one graph on (N, H, W, 3) uint8 batches."""
+
+    #: Engine name, one of ``ENGINES``.
+    name = ''
+
+    @abc.abstractmethod
+    def run(self, batch: np.ndarray) -> Tuple[np.ndarray, ...]:
+        """Return the graph's outputs for ``batch`` as numpy arrays (see the module docstring)."""
+
+    @property
+    def description(self) -> str:
+        """Engine, device and precision, for logs and the bench."""
+        return self.name
+
+
+class TorchEngine(Engine):
+    """Runs the graph in torch on its device (float16 when ``half`` on CUDA)."""
+
+    name = 'torch'
+
+    def __init__(self, graph: torch.nn.Module, device: torch.device, half: bool = False):
+        self.device = device
+        self.half = bool(half and device.type == 'cuda')
+        # channels_last: measured 1.2 s instead of 3.0 s per 1024x512 ESPNetv2 forward pass on a
+        # 2-core CPU (oneDNN's grouped and depthwise convolutions prefer NHWC).
+        graph = graph.to(device, memory_format=torch.channels_last).eval()
+        if self.half:
+            graph.network.half()
+        self.graph = graph
+
+    @property
+    def description(self) -> str:
+        """E.g. ``torch cuda:0 fp16``."""
+        return f'torch {self.device} {"fp16" if self.half else "fp32"}'
+
+    @torch.inference_mode()
+    def run(self, batch: np.ndarray) -> Tuple[np.ndarray, ...]:
+        """Upload the uint8 batch, run the graph, copy the uint8 / float32 maps back."""
+        images = torch.from_numpy(batch).to(self.device, non_blocking=True)
+        outputs = self.graph(images)
+        if isinstance(outputs, torch.Tensor):
+            outputs = (outputs,)
+        return tuple(o.cpu().numpy() for o in outputs)
+
+
+class OnnxRuntimeEngine(Engine):
+    """Runs an exported graph with ONNX Runtime: CPU EP, or TensorRT / CUDA EPs on a GPU.
+
+    Args:
+        onnx_path: the exported graph.
+        device: ``cpu`` or a CUDA device.
+        half: on CUDA with TensorRT, build float16 engines.
+        trt_cache_dir: where TensorRT keeps its built engines (built once per shape).
+
+    """
+
+    name = 'onnxruntime'
+
+    def __init__(self, onnx_path: Path, device: torch.device, half: bool = False,
+                 trt_cache_dir: Optional[Path] = None):
+        import onnxruntime
+        options = onnxruntime.SessionOptions()
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        providers = ['CPUExecutionProvider']
+        if device.type == 'cuda':
+            index = device.index or 0
+            available = _ort_gpu_providers()
+            if not available:
+                raise BackendError(
+                    'engine onnxruntime on CUDA needs onnxruntime-gpu (the CUDA / TensorRT '
+                    'execution providers); install with: pip install onnxruntime-gpu==1.31.1 '
+                    '(instead of onnxruntime), or use engine torch')
+            gpu = []
+            if 'TensorrtExecutionProvider' in available:
+                trt = {'device_id': index, 'trt_fp16_enable': bool(half)}
+                if trt_cache_dir is not None:
+                    Path(trt_cache_dir).mkdir(parents=True, exist_ok=True)
+                    trt.update(trt_engine_cache_enable=True,
+                               trt_engine_cache_path=str(trt_cache_dir))
+                gpu.append(('TensorrtExecutionProvider', trt))
+            if 'CUDAExecutionProvider' in available:
+                gpu.append(('CUDAExecutionProvider', {'device_id': index}))
+            providers = gpu + providers
+        self.session = onnxruntime.InferenceSession(str(onnx_path), options,
+                                                    providers=providers)
+        self._input = self.session.get_inputs()[0].name
+        self.half = bool(half and device.type == 'cuda')
+
+    @property
+    def description(self) -> str:
+        """E.g. ``onnxruntime CPUExecutionProvider``."""
+        return f'onnxruntime {self.session.get_providers()[0]}{" fp16" if self.half else ""}'
+
+    def run(self, batch: np.ndarray) -> Tuple[np.ndarray, ...]:
+        """Run the session on the uint8 batch."""
+        return tuple(self.session.run(None, {self._input: batch}))
+
+
+class OpenVinoEngine(Engine):
+    """Runs an exported graph with OpenVINO on the CPU.
+
+    Args:
+        onnx_path: the exported graph.
+        precision: ``'f32'`` (labels as torch's), ``'bf16'`` (faster where the CPU has
+            bfloat16 units: 1.4x over f32 for ESPNetv2 here, 99.15% of pixels as torch, mIoU
+            within 0.002 on the CamVid and Cityscapes samples) or ``'auto'`` (bf16 where the
+            CPU has bfloat16 units, else f32).
+
+    """
+
+    name = 'openvino'
+
+    def __init__(self, onnx_path: Path, precision: str = 'auto'):
+        import openvino
+        precision = (precision or 'auto').strip().lower()
+        if precision not in ('auto', 'f32', 'bf16'):
+            raise BackendError(f'{OPENVINO_PRECISION_KEY} must be auto, f32 or bf16, '
+                               f'got {precision!r}')
+        core = openvino.Core()
+        if precision == 'auto':
+            native = 'BF16' in core.get_property('CPU', 'OPTIMIZATION_CAPABILITIES')
+            precision = 'bf16' if native else 'f32'
+        self.precision = precision
+        self.compiled = core.compile_model(
+            core.read_model(str(onnx_path)), 'CPU',
+            {'INFERENCE_PRECISION_HINT': precision, 'PERFORMANCE_HINT': 'LATENCY'})
+        self.request = self.compiled.create_infer_request()
+
+    @property
+    def description(self) -> str:
+        """E.g. ``openvino CPU f32``."""
+        return f'openvino CPU {self.precision}'
+
+    def run(self, batch: np.ndarray) -> Tuple[np.ndarray, ...]:
+        """Run one synchronous inference; the outputs are copied out of OpenVINO's buffers."""
+        self.request.infer({0: batch})
+        return tuple(self.request.get_output_tensor(i).data.copy()
+                     for i in range(len(self.compiled.outputs)))
+
+
+def create_engine(name: str, device: torch.device, half: bool,
+                  build_graph: Callable[[], torch.nn.Module],
+                  export: Callable[[], Path], openvino_precision: str = 'auto',
+                  trt_cache_dir: Optional[Path] = None) -> Engine:
+    """Build engine ``name`` (already resolved by ``resolve_engine``).
+
+    Args:
+        name: one of ``ENGINES``.
+        device: the torch device (ONNX Runtime uses its index on CUDA).
+        half: float16 on CUDA.
+        build_graph: returns the float32 CPU graph (torch runs it; exports start from it).
+        export: returns the path of the exported ONNX file (exporting on first use).
+        openvino_precision: see ``OpenVinoEngine``.
+        trt_cache_dir: see ``OnnxRuntimeEngine``.
+
+    """
+    if name == 'torch':
+        return TorchEngine(build_graph(), device, half)
+    if name == 'onnxruntime':
+        return OnnxRuntimeEngine(export(), device, half, trt_cache_dir)
+    if name == 'openvino':
+        return OpenVinoEngine(export(), openvino_precision)
+    raise BackendError(f'unknown engine {name!r}')

@@ -1,0 +1,199 @@
+"""The engine graph's post-processing against the old host path, engines, and the ONNX cache."""
+
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from seg_perception import label_sets, taxonomy
+from seg_perception.backends import postprocess_reference as reference
+from seg_perception.backends.base import BackendError, BackendOptions, BatchResizer
+from seg_perception.backends.engines import resolve_engine
+from seg_perception.backends.graph import ArgmaxLabelHead, BinaryHeadsLabelHead, \
+    SegmentationGraph
+from seg_perception.backends.onnx_export import cache_candidates, cached_onnx
+from seg_perception.components import panoptic_from_semantic
+
+TABLE = label_sets.cityscapes_train_id_table()[:20].copy()
+CPU = torch.device('cpu')
+
+
+def _random_logits(seed: int, batch: int = 2, height: int = 96, width: int = 160):
+    """Smooth random logits: blobs of every class, touching each other, as a network gives."""
+    generator = torch.Generator().manual_seed(seed)
+    coarse = torch.randn(batch, 20, height // 8, width // 8, generator=generator) * 4.0
+    return torch.nn.functional.interpolate(coarse, size=(height, width), mode='bilinear',
+                                           align_corners=True)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize('seed', [0, 1, 2])
+def test_graph_head_and_instances_equal_the_old_host_path_on_random_logits(seed):
+    logits = _random_logits(seed)
+    old_labels, old_confidence = reference.labels_from_logits(
+        logits.contiguous(memory_format=torch.channels_last), TABLE)
+    for channels_last in (True, False):
+        head = ArgmaxLabelHead(TABLE.tolist(), 4, channels_last_reduction=channels_last)
+        with torch.inference_mode():
+            labels, sparse = head(logits)
+        np.testing.assert_array_equal(labels.numpy(), old_labels)
+        assert sparse.shape == (2, 24, 40)
+        np.testing.assert_array_equal(
+            sparse.numpy().repeat(4, axis=1).repeat(4, axis=2), old_confidence)
+    image_size = (540, 960)  # 5.6x the map: min_area_px=64 drops regions under 12 map pixels
+    for index in range(2):
+        old = reference.panoptic_from_semantic(old_labels[index], image_size, 64.0,
+                                               old_confidence[index])
+        new = panoptic_from_semantic(old_labels[index], image_size, 64.0,
+                                     sparse.numpy()[index], score_stride=4)
+        assert len(old.segments) > 5  # the test means something only with many instances
+        # The same instances; the order within a class may differ (OpenCV's label order
+        # against the first pixel in raster order), so compare through a mapping of ids.
+        old_by_key = {(s.class_id, s.bbox, s.area): s for s in old.segments}
+        assert len(old_by_key) == len(old.segments) == len(new.segments)
+        new_to_old = np.zeros(len(new.segments) + 1, dtype=np.int32)
+        for segment in new.segments:
+            match = old_by_key[(segment.class_id, segment.bbox, segment.area)]
+            assert segment.score == pytest.approx(match.score, rel=1e-6)
+            new_to_old[segment.segment_id] = match.segment_id
+        np.testing.assert_array_equal(new_to_old[new.instance_map], old.instance_map)
+
+
+@pytest.mark.timeout(30)
+def test_instances_split_one_class_that_another_class_cuts_in_two():
+    car, person = taxonomy.class_id('car'), taxonomy.class_id('person')
+    semantic = np.full((20, 30), taxonomy.class_id('road'), dtype=np.uint8)
+    semantic[5:15, 2:28] = car
+    semantic[0:20, 12:16] = person  # cuts the car in two, touching both halves
+    result = panoptic_from_semantic(semantic, (20, 30), min_area_px=1)
+    classes = sorted(s.class_id for s in result.segments)
+    assert classes == sorted([car, car, person])
+    halves = sorted(s.bbox for s in result.segments if s.class_id == car)
+    assert halves == [(2.0, 5.0, 12.0, 15.0), (16.0, 5.0, 28.0, 15.0)]
+
+
+@pytest.mark.timeout(30)
+def test_binary_heads_give_lane_over_road_over_unlabeled():
+    road, lane = taxonomy.class_id('road'), taxonomy.class_id('lane_marking')
+    drivable = torch.stack([torch.zeros(1, 3, 2) + 0.5, torch.tensor(
+        [[[1.0, 0.0], [2.0, 0.5], [0.0, 0.0]]])], dim=1)
+    lanes = torch.stack([torch.zeros(1, 3, 2), torch.tensor(
+        [[[1.0, 1.0], [0.0, 0.0], [0.0, 0.0]]])], dim=1)
+    labels = BinaryHeadsLabelHead((road, lane), taxonomy.UNLABELED)(drivable, lanes)
+    expected = [[[lane, lane], [road, taxonomy.UNLABELED], [taxonomy.UNLABELED] * 2]]
+    assert labels.dtype == torch.uint8
+    assert labels.tolist() == expected
+
+
+@pytest.mark.timeout(30)
+def test_batch_resizer_reuses_its_buffer_and_resizes_like_cv2():
+    rng = np.random.default_rng(0)
+    resize = BatchResizer((64, 32))
+    images = [rng.integers(0, 256, (48, 80, 3), dtype=np.uint8),
+              rng.integers(0, 256, (32, 64, 3), dtype=np.uint8)]
+    first = resize(images)
+    assert first.shape == (2, 32, 64, 3)
+    np.testing.assert_array_equal(first[0], cv2.resize(images[0], (64, 32)))
+    np.testing.assert_array_equal(first[1], images[1])
+    second = resize(images[::-1])
+    assert second is first  # one buffer per batch size, overwritten
+    np.testing.assert_array_equal(second[0], images[1])
+
+
+@pytest.mark.timeout(30)
+def test_engine_names_are_checked_and_a_missing_package_names_its_install(monkeypatch):
+    with pytest.raises(BackendError, match='engine must be one of'):
+        resolve_engine('tensorflow', CPU)
+    monkeypatch.setitem(sys.modules, 'openvino', None)  # import fails as if not installed
+    with pytest.raises(BackendError, match='pip install openvino'):
+        resolve_engine('openvino', CPU)
+    assert resolve_engine('torch', CPU) == 'torch'
+    assert resolve_engine('auto', CPU) != 'openvino'  # auto takes what is installed
+
+
+class _TinyNetwork(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 20, 3, padding=1)
+
+    def forward(self, image):
+        return self.conv(image)
+
+
+def _tiny_graph(seed: int) -> SegmentationGraph:
+    torch.manual_seed(seed)
+    return SegmentationGraph(_TinyNetwork().eval(), (120.0, 110.0, 100.0), (0.02, 0.02, 0.02),
+                             ArgmaxLabelHead(TABLE.tolist(), 4))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_export_is_cached_by_checkpoint_checksum_and_runs_with_dynamic_batch(tmp_path):
+    pytest.importorskip('onnxscript')
+    onnxruntime = pytest.importorskip('onnxruntime')
+    weights_dir = tmp_path / 'weights'
+    weights_dir.mkdir()
+    checkpoint = weights_dir / 'tiny.pth'
+    checkpoint.write_bytes(b'first checkpoint')
+    cache = tmp_path / 'cache'
+    built = []
+
+    def build():
+        built.append(1)
+        return _tiny_graph(0)
+
+    weights_dir.chmod(0o555)  # read-only weights folder: the export goes to the cache
+    try:
+        path = cached_onnx(checkpoint, 'tiny_32x24', build, (24, 32), ('labels', 'confidence'),
+                           cache_dir=cache)
+        assert path.parent == cache and path.is_file() and len(built) == 1
+        assert cached_onnx(checkpoint, 'tiny_32x24', build, (24, 32),
+                           ('labels', 'confidence'), cache_dir=cache) == path
+        assert len(built) == 1  # found, not exported again
+    finally:
+        weights_dir.chmod(0o755)
+    checkpoint.write_bytes(b'another checkpoint')  # new weights: a new file
+    other = cached_onnx(checkpoint, 'tiny_32x24', build, (24, 32), ('labels', 'confidence'),
+                        cache_dir=cache)
+    assert other != path and other.parent == weights_dir and len(built) == 2
+    assert cache_candidates(checkpoint, 'tiny_32x24', cache)[0] == other
+
+    images = np.random.default_rng(1).integers(0, 256, (3, 24, 32, 3), dtype=np.uint8)
+    session = onnxruntime.InferenceSession(str(path), providers=['CPUExecutionProvider'])
+    labels, confidence = session.run(None, {session.get_inputs()[0].name: images})
+    graph = _tiny_graph(0)
+    graph.head.channels_last_reduction = False
+    with torch.inference_mode():
+        expected_labels, expected_confidence = graph(torch.from_numpy(images))
+    np.testing.assert_array_equal(labels, expected_labels.numpy())
+    np.testing.assert_allclose(confidence, expected_confidence.numpy(), atol=1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_engines_agree_with_torch_on_a_real_frame(espnetv2_weights_dir, cityscapes_frame):
+    from seg_perception.backends.espnetv2 import ESPNetv2Backend
+    from seg_perception.tools.image_source import read_rgb
+    image = cv2.resize(read_rgb(cityscapes_frame), (512, 256), interpolation=cv2.INTER_AREA)
+    outputs = {}
+    for engine in ('torch', 'onnxruntime', 'openvino'):
+        try:
+            backend = ESPNetv2Backend(BackendOptions(
+                weights_dirs=(str(espnetv2_weights_dir),), allow_download=False, device='cpu',
+                input_width=512, input_height=256, engine=engine,
+                extra={'openvino_precision': 'f32'}))
+        except BackendError as error:
+            if 'not installed' in str(error):
+                continue
+            raise
+        outputs[engine] = backend.infer_labels([image, image[:, ::-1].copy()])
+    labels, confidence = outputs.pop('torch')
+    assert labels.shape == (2, 256, 512) and confidence.shape == (2, 64, 128)
+    road = taxonomy.class_id('road')
+    assert (labels[:, 200:] == road).mean() > 0.5  # the network works: road at the bottom
+    assert outputs, 'neither onnxruntime nor openvino is installed'
+    for engine, (other_labels, other_confidence) in outputs.items():
+        assert (other_labels == labels).mean() > 0.999, engine
+        np.testing.assert_allclose(other_confidence, confidence, atol=1e-3, err_msg=engine)
