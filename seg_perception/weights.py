@@ -34,6 +34,19 @@ class WeightsSpec:
     url: str
 
 
+def with_subfolder(weights_dirs: Iterable[str], subfolder: str) -> List[str]:
+    """Return the folders to search for a checkpoint: ``<dir>/<subfolder>`` then ``<dir>``.
+
+    Lets ``weights_dir`` name either the model's own folder or the folder holding one folder per
+    model (as ``../shared/data/weights`` does).
+    """
+    found: List[str] = []
+    for folder in weights_dirs:
+        if folder:
+            found += [str(Path(folder).expanduser() / subfolder), folder]
+    return found
+
+
 def default_cache_dir() -> Path:
     """Return ``$SEG_PERCEPTION_WEIGHTS_DIR``, else ``$XDG_CACHE_HOME/seg_perception/weights``."""
     if os.environ.get(CACHE_ENV):

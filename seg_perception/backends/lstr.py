@@ -15,8 +15,7 @@ Recipe (the authors' ``test/tusimple.py``): BGR, resize to 640x360, /255, minus 
 Trained on TuSimple (US highways by day): expect little elsewhere.
 """
 
-from pathlib import Path
-from typing import List, Sequence, Tuple
+from typing import Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -28,7 +27,8 @@ from seg_perception.backends.lstr_net import BGR_MEAN, BGR_STD, INPUT_SIZE, load
 from seg_perception.backends.torch_device import select_device
 from seg_perception.lanes.structures import LaneLine, polyline_from_curve
 from seg_perception.structures import PanopticResult
-from seg_perception.weights import default_cache_dir, resolve_weights, WeightsError, WeightsSpec
+from seg_perception.weights import (default_cache_dir, resolve_weights, WeightsError, WeightsSpec,
+                                    with_subfolder)
 
 _LSTR_COMMIT = '32cb9614c9e75404c4d0bbb5cb4c9191eebe1e3b'
 CHECKPOINT = WeightsSpec(
@@ -40,15 +40,6 @@ WEIGHTS_SUBDIR = 'lstr_tusimple'
 SCORE_KEY = 'lstr_min_score'
 _PAINT_WIDTH_PX = 3
 _SAMPLES = 64
-
-
-def weights_search_dirs(weights_dirs: Sequence[str]) -> List[str]:
-    """Return the folders searched for the checkpoint: ``<dir>/lstr_tusimple`` then ``<dir>``."""
-    found: List[str] = []
-    for folder in weights_dirs:
-        if folder:
-            found += [str(Path(folder).expanduser() / WEIGHTS_SUBDIR), folder]
-    return found
 
 
 def curve_x(params: np.ndarray, ys: np.ndarray) -> np.ndarray:
@@ -92,7 +83,7 @@ class LSTRBackend(Segmenter):
     def __init__(self, options: BackendOptions = BackendOptions()):
         self.device = select_device(options.device)
         self.weights_path = resolve_weights(
-            CHECKPOINT, options.weights_path, weights_search_dirs(options.weights_dirs),
+            CHECKPOINT, options.weights_path, with_subfolder(options.weights_dirs, WEIGHTS_SUBDIR),
             cache_dir=default_cache_dir() / WEIGHTS_SUBDIR,
             allow_download=options.allow_download)
         try:

@@ -22,7 +22,7 @@ attention zero, so its 3600x3600 softmax and matmul reduce to a mean (``Position
 
 from pathlib import Path
 import threading
-from typing import List, Sequence, Tuple
+from typing import Sequence, Tuple
 
 import numpy as np
 import torch
@@ -38,7 +38,8 @@ from seg_perception.backends.torch_device import select_device
 from seg_perception.backends.twinlitenet_net import (INPUT_DIVISOR, load_twinlitenet,
                                                      NATIVE_INPUT_SIZE)
 from seg_perception.structures import PanopticResult
-from seg_perception.weights import default_cache_dir, resolve_weights, WeightsError, WeightsSpec
+from seg_perception.weights import (default_cache_dir, resolve_weights, WeightsError, WeightsSpec,
+                                    with_subfolder)
 
 _TWINLITENET_COMMIT = '524141821c373c886443cf4254e3e87787c2c55e'
 
@@ -51,15 +52,6 @@ CHECKPOINT = WeightsSpec(
 WEIGHTS_SUBDIR = 'twinlitenet'
 #: Extra option (``BackendOptions.extra``): set to ``'false'`` to keep subnormal weights.
 ZERO_SUBNORMALS_KEY = 'twinlitenet_zero_subnormals'
-
-
-def weights_search_dirs(weights_dirs: Sequence[str]) -> List[str]:
-    """Return the folders searched for ``best.pth``: ``<dir>/twinlitenet`` then ``<dir>``."""
-    found: List[str] = []
-    for folder in weights_dirs:
-        if folder:
-            found += [str(Path(folder).expanduser() / WEIGHTS_SUBDIR), folder]
-    return found
 
 
 class TwinLiteNetBackend(Segmenter):
@@ -77,7 +69,7 @@ class TwinLiteNetBackend(Segmenter):
         self.device = select_device(options.device)
         self._half = bool(options.half and self.device.type == 'cuda')
         self.weights_path = resolve_weights(
-            CHECKPOINT, options.weights_path, weights_search_dirs(options.weights_dirs),
+            CHECKPOINT, options.weights_path, with_subfolder(options.weights_dirs, WEIGHTS_SUBDIR),
             cache_dir=default_cache_dir() / WEIGHTS_SUBDIR,
             allow_download=options.allow_download)
         self._zero_subnormals = \

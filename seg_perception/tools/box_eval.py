@@ -170,15 +170,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``seg-perception evaluate boxes``."""
     parser.add_argument('--kitti-root', required=True, type=Path,
                         help='KITTI object folder: images/ (or image_2/) and gt/ (or label_2/)')
-    parser.add_argument('--params-file', type=Path, default=None,
-                        help='node parameter file (default: the defaults)')
-    parser.add_argument('--weights-dir', default='', help="weights directories, ':'-separated")
-    parser.add_argument('--no-tracker', action='store_true',
-                        help="score the segmenter's instances; by default each image passes the "
-                             "parameter file's tracker as a camera's first frame, as the node "
-                             'publishes it (unconfirmed instances get no id)')
-    parser.add_argument('--json', action='store_true',
-                        help='print the results as one JSON object on the last line')
+    from seg_perception.tools import image_eval
+
+    image_eval.add_pipeline_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -75,6 +75,22 @@ def at_image_size(result: PanopticResult, size: Tuple[int, int]) -> FramePredict
     return FramePrediction(semantic, instances, result.segments)
 
 
+def add_pipeline_arguments(parser) -> None:
+    """Add ``--params-file``, ``--weights-dir``, ``--no-tracker`` and ``--json``.
+
+    The arguments of the evaluations that run a parameter file's pipeline on an image folder.
+    """
+    parser.add_argument('--params-file', type=Path, default=None,
+                        help='node parameter file (default: the defaults)')
+    parser.add_argument('--weights-dir', default='', help="weights directories, ':'-separated")
+    parser.add_argument('--no-tracker', action='store_true',
+                        help="score the segmenter's instances; by default each image passes the "
+                             "parameter file's tracker as a camera's first frame, as the node "
+                             'publishes it (unconfirmed instances get no id)')
+    parser.add_argument('--json', action='store_true',
+                        help='print the results as one JSON object on the last line')
+
+
 def build_segmenter(params_file: Optional[Path], weights_dir: str = '',
                     overrides: Optional[Dict] = None):
     """Return (segmenter, tracker config) a parameter file configures (``overrides``: values)."""

@@ -356,16 +356,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              'are printed side by side')
     parser.add_argument('--gt', required=True, type=Path,
                         help='Cityscapes ground-truth folder (*_gtFine_instanceIds.png)')
-    parser.add_argument('--params-file', type=Path, default=None,
-                        help='with --images: node parameter file (default: the defaults)')
-    parser.add_argument('--weights-dir', default='',
-                        help="with --images: weights directories, ':'-separated")
-    parser.add_argument('--no-tracker', action='store_true',
-                        help="score the segmenter's instances; by default each image passes the "
-                             "parameter file's tracker as a camera's first frame, as the node "
-                             'publishes it (unconfirmed instances get no id)')
-    parser.add_argument('--json', action='store_true',
-                        help='print the results as one JSON object on the last line')
+    from seg_perception.tools import image_eval
+
+    image_eval.add_pipeline_arguments(parser)  # --params-file etc. apply with --images
 
 
 def run(args: argparse.Namespace) -> int:
