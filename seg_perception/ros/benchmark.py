@@ -14,9 +14,9 @@ from seg_perception import label_sets
 from seg_perception.backends import postprocess_reference as reference
 from seg_perception.backends.espnetv2 import (_IMAGENET_MEAN, _IMAGENET_STD, CONFIDENCE_STRIDE,
                                               ESPNetv2Backend)
+from seg_perception.build import build_pipeline
 from seg_perception.components import panoptic_from_semantic
 from seg_perception.overlay import object_labels, render_overlay
-from seg_perception.pipeline import Pipeline
 from seg_perception.ros.conversions import array_to_image_msg, image_msg_to_rgb
 from seg_perception.ros.driver import make_camera_msg, ns_to_header
 from seg_perception.ros.parameters import output_qos
@@ -85,7 +85,7 @@ def node_overhead(backend: ESPNetv2Backend, rgb: np.ndarray, repeats: int = 5
     msg_rgb8 = make_camera_msg(rgb, header, 'rgb8')
     msg_bgr8 = make_camera_msg(rgb, header, 'bgr8')
     min_area = backend._options.min_instance_area_px
-    pipeline = Pipeline(backend, Tracker)
+    pipeline = build_pipeline(settings_from_values(default_values()), backend)
     batch = backend.resize([rgb]).copy()
     labels, confidence = backend.engine.run(batch)
     panoptic = panoptic_from_semantic(labels[0], rgb.shape[:2], min_area, confidence[0],
