@@ -58,3 +58,16 @@ class FaultySegmenter(BoxSegmenter):
 def out_of_memory() -> Exception:
     """Return the error torch raises when an accelerator runs out of memory."""
     return torch.OutOfMemoryError('CUDA out of memory. Tried to allocate 2.00 GiB')
+
+
+class NoTracker:
+    """A tracker that confirms nothing (for tests of what the pipeline does beside tracking)."""
+
+    last_reset_reason = None
+    uses_masks = False
+
+    def update(self, segments, stamp_ns):
+        return tuple(0 for _ in segments)
+
+    def reset(self):
+        pass

@@ -1,5 +1,6 @@
 """Lane lines as ROS messages: LaneArray, LINE_STRIP markers, process and render with lanes."""
 
+from fake_segmenters import NoTracker
 from lane_scenes import lane_camera, LanePainter
 import numpy as np
 import pytest
@@ -101,7 +102,7 @@ def test_process_writes_lanes_and_render_draws_them(tmp_path):
                                          START_NS + index * 100_000_000, 'cam', False)
             writer.write(connection, START_NS + index * 100_000_000,
                          store.serialize_cdr(msg, bag_io.IMAGE_TYPE))
-    pipeline = Pipeline(LanePainter(camera, STRAIGHT), _NoTracker)
+    pipeline = Pipeline(LanePainter(camera, STRAIGHT), NoTracker)
     stats = process_bag(bag, tmp_path / 'out', pipeline)
     assert stats.frames == 3 and stats.written['/cam/segmentation/lanes'] == 3
     with bag_io.open_reader(tmp_path / 'out') as reader:
@@ -119,17 +120,6 @@ def test_process_writes_lanes_and_render_draws_them(tmp_path):
     point = ego.image_points[len(ego.image_points) // 2]
     patch = rgb[int(point.y) - 1:int(point.y) + 2, int(point.x) - 1:int(point.x) + 2]
     assert (patch == (255, 215, 0)).all(axis=-1).any()  # the ego lane's yellow polyline
-
-
-class _NoTracker:
-    last_reset_reason = None
-    uses_masks = False
-
-    def update(self, segments, stamp_ns):
-        return tuple(0 for _ in segments)
-
-    def reset(self):
-        pass
 
 
 @pytest.mark.timeout(30)

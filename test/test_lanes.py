@@ -1,5 +1,6 @@
 """Lane lines from lane pixels: grouping, style, ground positions, ego sides and stable ids."""
 
+from fake_segmenters import NoTracker
 from lane_scenes import lane_camera, LanePainter, paint_lanes
 import numpy as np
 import pytest
@@ -93,7 +94,7 @@ def test_stop_lines_and_specks_are_not_lanes():
 @pytest.mark.timeout(60)
 def test_pipeline_outputs_tracked_lanes_per_camera():
     camera = lane_camera()
-    pipeline = Pipeline(LanePainter(camera, STRAIGHT), _NoTracker)
+    pipeline = Pipeline(LanePainter(camera, STRAIGHT), NoTracker)
     image = np.zeros((camera.height, camera.width, 3), dtype=np.uint8)
     ids = []
     for step in range(3):
@@ -107,17 +108,6 @@ def test_pipeline_outputs_tracked_lanes_per_camera():
     assert ids[0] == ids[1] == ids[2]
     other = pipeline.process(Frame(image, stamp_ns=0, camera='/other'))
     assert min(line.lane_id for line in other.lanes) == 1  # its own lane tracker
-
-
-class _NoTracker:
-    last_reset_reason = None
-    uses_masks = False
-
-    def update(self, segments, stamp_ns):
-        return tuple(0 for _ in segments)
-
-    def reset(self):
-        pass
 
 
 @pytest.mark.timeout(30)
