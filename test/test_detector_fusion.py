@@ -5,14 +5,16 @@ import math
 import numpy as np
 import pytest
 
-from seg_perception import taxonomy
+from seg_perception import paths, taxonomy
 from seg_perception.backends import yolox_onnx
 from seg_perception.backends.base import BackendError, BackendOptions, DetectorOptions, Segmenter
 from seg_perception.backends.detected_instances import (DetectionFusionSegmenter,
-                                                        find_detector_weights, with_detector)
+                                                        find_detector_weights, with_detector,
+                                                        YOLOX_NANO)
 from seg_perception.backends.detection_fusion import claim_order, fuse_detections, FusionOptions
 from seg_perception.backends.yolox_onnx import Detections
 from seg_perception.components import panoptic_from_semantic
+from seg_perception.weights import file_sha256
 
 C = taxonomy.class_id
 ROAD, BUILDING, CAR, BUS, PERSON, RIDER, TRUCK = (
@@ -319,8 +321,13 @@ def test_without_a_detector_the_backend_is_returned_as_is_and_unknown_names_fail
 @pytest.mark.timeout(10)
 def test_missing_detector_weights_name_the_file_and_the_places(tmp_path, monkeypatch):
     monkeypatch.setenv('SEG_PERCEPTION_WEIGHTS_DIR', str(tmp_path / 'cache'))
-    with pytest.raises(BackendError, match='yolox_nano.onnx not found.*detector_weights'):
+    with pytest.raises(BackendError, match='yolox_nano.onnx not found.*detector_weights') as info:
         find_detector_weights(DetectorOptions('yolox'), [str(tmp_path)])
+    # What to fetch, from where, and its checksum: the same file as the sample weights.
+    assert YOLOX_NANO.url in str(info.value) and YOLOX_NANO.sha256 in str(info.value)
+    sample_file = paths.sample_path('weights', 'yolox_nano', 'yolox_nano.onnx')
+    if sample_file is not None:
+        assert file_sha256(sample_file) == YOLOX_NANO.sha256
     with pytest.raises(BackendError, match='nothing.onnx does not exist'):
         find_detector_weights(
             DetectorOptions('yolox', weights_path=str(tmp_path / 'nothing.onnx')))

@@ -17,43 +17,43 @@ from seg_perception.backends.base import (BackendError, BackendOptions, Detector
                                           Segmenter)
 from seg_perception.backends.detection_fusion import fuse_detections, FusionOptions
 from seg_perception.structures import PanopticResult
-from seg_perception.weights import default_cache_dir
+from seg_perception.weights import resolve_weights, WeightsError, WeightsSpec, with_subfolder
 
 #: Detector names accepted by the ``detector`` parameter.
 DETECTORS = ('yolox',)
-#: Where a YOLOX-Nano ONNX file is published (not downloaded automatically: no fixed checksum).
-YOLOX_NANO_URL = ('https://github.com/Megvii-BaseDetection/YOLOX/releases/download/0.1.1rc0/'
-                  'yolox_nano.onnx')
+#: The YOLOX-Nano COCO detector (Megvii's YOLOX, Apache-2.0) as one published ONNX file: the
+#: copy in hamacom2004jp/iinfer at a fixed commit, so that its checksum is known.
+YOLOX_NANO = WeightsSpec(
+    filename='yolox_nano.onnx',
+    sha256='d39bee73564e338080378b0ad567fbb40e818b55bbfaf971de82a0267ed16b8a',
+    url=('https://github.com/hamacom2004jp/iinfer/raw/'
+         'c7f9a3c5216c6f8b3e8b35886f863dffa2dc0bf9/models/yolox_nano.onnx'))
+#: Sub-folder of weights folders and of the cache where the detector lives.
+WEIGHTS_SUBDIR = 'yolox_nano'
 
 
-def find_detector_weights(options: DetectorOptions, weights_dirs: Sequence[str] = ()) -> Path:
+def find_detector_weights(options: DetectorOptions, weights_dirs: Sequence[str] = (),
+                          allow_download: bool = False) -> Path:
     """Return the detector's ONNX file.
 
     Looks at ``options.weights_path`` when set; else for ``yolox_nano.onnx`` in each weights
-    directory, its ``yolox_nano/`` subfolder, then the weights cache.
+    directory's ``yolox_nano/`` subfolder and the directory itself, then the weights cache;
+    with ``allow_download``, downloads it into the cache (checksum checked).
 
     Raises:
         BackendError: the file is nowhere; the message names the file and the places looked at.
 
     """
-    from seg_perception.backends.yolox_onnx import DEFAULT_WEIGHTS_FILE
-    if options.weights_path:
-        path = Path(options.weights_path).expanduser()
-        if not path.is_file():
-            raise BackendError(
-                f'detector weights file {path} does not exist (parameter detector_weights)')
-        return path
-    candidates = []
-    for directory in [Path(d).expanduser() for d in weights_dirs if d] + [default_cache_dir()]:
-        candidates += [directory / DEFAULT_WEIGHTS_FILE,
-                       directory / 'yolox_nano' / DEFAULT_WEIGHTS_FILE]
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    raise BackendError(
-        f'detector weights {DEFAULT_WEIGHTS_FILE} not found (looked at '
-        f'{", ".join(str(c) for c in candidates)}); put a YOLOX ONNX file there (e.g. '
-        f'{YOLOX_NANO_URL}) or set the parameter detector_weights to its path')
+    if options.weights_path and not Path(options.weights_path).expanduser().is_file():
+        raise BackendError(f'detector weights file {options.weights_path} does not exist '
+                           '(parameter detector_weights)')
+    try:
+        return resolve_weights(YOLOX_NANO, options.weights_path,
+                               with_subfolder(weights_dirs, WEIGHTS_SUBDIR),
+                               allow_download=allow_download)
+    except WeightsError as error:
+        raise BackendError('detector ' + str(error).replace(
+            'parameter weights_path', 'parameter detector_weights')) from None
 
 
 class DetectionFusionSegmenter(Segmenter):
@@ -134,7 +134,7 @@ def with_detector(segmenter: Segmenter, options: BackendOptions) -> Segmenter:
         raise BackendError(f'unknown detector {detector_options.name!r}; available: '
                            f'{", ".join(DETECTORS)} (or empty for none)')
     from seg_perception.backends.yolox_onnx import YoloxOnnxDetector
-    path = find_detector_weights(detector_options, options.weights_dirs)
+    path = find_detector_weights(detector_options, options.weights_dirs, options.allow_download)
     detector = YoloxOnnxDetector(path, detector_options.score_threshold,
                                  detector_options.nms_iou, options.device)
     fusion = FusionOptions(min_area_px=options.min_instance_area_px)
