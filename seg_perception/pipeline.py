@@ -93,9 +93,26 @@ class Pipeline:
             one ``FrameResult`` per frame with ``semantic`` and ``instances`` at its input size.
 
         """
+        return self.finish(frames, *self.segment(frames))
+
+    def segment(self, frames: Sequence[Frame]) -> Tuple[Tuple[PanopticResult, ...], float]:
+        """Run the segmenter on a batch (one forward pass): the first half of ``process_batch``.
+
+        Returns:
+            the backend's results, and the wall time per frame in milliseconds.
+
+        """
         start = time.perf_counter()
         panoptics = self.segmenter.segment([frame.image for frame in frames])
-        segment_ms = (time.perf_counter() - start) * 1000.0 / max(len(frames), 1)
+        return panoptics, (time.perf_counter() - start) * 1000.0 / max(len(frames), 1)
+
+    def finish(self, frames: Sequence[Frame], panoptics: Sequence[PanopticResult],
+               segment_ms: float = 0.0) -> List[FrameResult]:
+        """Track, resize and add lane lines: the second half of ``process_batch``.
+
+        Frames of one camera must come in their order; a caller may run ``segment`` of the next
+        batch while this one finishes (the node does), but not two ``finish`` at once.
+        """
         results = []
         for frame, panoptic in zip(frames, panoptics):
             start = time.perf_counter()

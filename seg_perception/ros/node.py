@@ -1,10 +1,10 @@
 """The ROS 2 node: camera topics in, segmentation topics out (see the topic contract in README)."""
 
-from dataclasses import dataclass, field
+import queue
 import sys
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Callable, List, Optional
 
 from diagnostic_msgs.msg import DiagnosticArray
 import rclpy
@@ -20,6 +20,7 @@ from seg_perception.build import build_pipeline, build_segmenter
 from seg_perception.pipeline import Pipeline
 from seg_perception.rate_limit import message_kind, RateLimiter
 from seg_perception.ros import parameters
+from seg_perception.ros.camera_stream import CameraStream
 from seg_perception.ros.conversions import ImageConversionError
 from seg_perception.ros.diagnostics import diagnostic_status
 from seg_perception.ros.frame_io import frame_from_msg, result_messages
@@ -44,25 +45,6 @@ def _describe(error: Exception) -> str:
     return f'{type(error).__name__}: {error}'
 
 
-@dataclass
-class CameraStream:
-    """State of one input topic: its publishers, its newest pending message and counters."""
-
-    topic: str
-    namespace: str
-    compressed: bool
-    publishers: Dict[str, Any] = field(default_factory=dict)
-    subscription: Any = None
-    sensor_subscriptions: List[Any] = field(default_factory=list)
-    lifting: Optional[StreamLifting] = None
-    depth_topic: str = ''
-    waiting_for_camera_info_logged: bool = False
-    pending: Any = None
-    pending_received_s: float = 0.0
-    last_taken_s: float = 0.0
-    stats: StreamStats = field(default_factory=StreamStats)
-
-
 class SegmentationNode(LifecycleNode):
     """Segments every camera of ``image_topics`` and publishes the contract's outputs.
 
@@ -75,9 +57,11 @@ class SegmentationNode(LifecycleNode):
 
     Image callbacks only keep the newest message per camera; a worker thread takes the newest
     message of the cameras that have one, least recently served first (at most
-    ``max_batch_frames``; on the CPU one by default), runs them through the model as one batch
-    and publishes. Every camera has its own tracker; all of them take ids from one counter that
-    lives as long as the node, so an id names one object in the whole node's life.
+    ``max_batch_frames``; on the CPU one by default) and runs them through the model as one
+    batch; a second thread tracks, resizes and publishes that batch while the first runs the
+    model on the next one (the forward pass releases the GIL). Every camera has its own
+    tracker; all take ids from one counter that lives as long as the node, so an id names one
+    object in the whole node's life.
     A message replaced before the worker took it is counted as dropped, so latency stays bounded
     when cameras are faster than the model.
 
@@ -102,6 +86,10 @@ class SegmentationNode(LifecycleNode):
         self._log_limiter = RateLimiter(_WARN_PERIOD_S)
         self._stopping = True
         self._worker: Optional[threading.Thread] = None
+        self._finisher: Optional[threading.Thread] = None
+        # Segmented batches waiting for tracking and publishing: one at most, so the model runs
+        # ahead of the publisher by one batch and latency stays bounded.
+        self._handoff: queue.Queue = queue.Queue(maxsize=1)
         self._diagnostics = None
         self._diagnostics_timer = None
         self._lidar_subscription = None
@@ -168,6 +156,9 @@ class SegmentationNode(LifecycleNode):
                 parameters.input_qos(self.settings))
         self._stopping = False
         self._worker = threading.Thread(target=self._work, name='segmentation', daemon=True)
+        self._finisher = threading.Thread(target=self._finish_work, name='publishing',
+                                          daemon=True)
+        self._finisher.start()
         self._worker.start()
         self._active = True
         self.get_logger().info(f'active: segmenting {", ".join(self.settings.image_topics)}')
@@ -214,6 +205,10 @@ class SegmentationNode(LifecycleNode):
         if self._worker is not None and self._worker.is_alive():
             self._worker.join(timeout=30.0)
         self._worker = None
+        if self._finisher is not None and self._finisher.is_alive():
+            self._handoff.put(None)  # after what the worker handed over: it is finished first
+            self._finisher.join(timeout=30.0)
+        self._finisher = None
         if self.pipeline is not None and self.pipeline.segmenter is not None:
             self.pipeline.segmenter.release()
             self.pipeline.segmenter = None
@@ -284,33 +279,66 @@ class SegmentationNode(LifecycleNode):
             return taken
 
     def _work(self) -> None:
+        """Take the newest frames, run the model, hand the batch over (segmentation thread)."""
         while not self._stopping:
             taken = self._take_pending()
             try:
-                self._process(taken)
+                segmented = self._segment(taken)
             except Exception as error:  # last resort: the worker must outlive any one batch
                 self.get_logger().error(
                     f'unexpected error, {len(taken)} frame(s) lost: {type(error).__name__}: '
                     f'{error}')
+                continue
+            while segmented is not None and not self._stopping:
+                try:
+                    self._handoff.put(segmented, timeout=0.2)
+                    break
+                except queue.Full:
+                    continue
 
-    def _process(self, taken: List) -> None:
-        """Convert, segment, track and publish one batch of (stream, message, received_s)."""
+    def _finish_work(self) -> None:
+        """Track, resize and publish each segmented batch in order (publishing thread)."""
+        while True:
+            segmented = self._handoff.get()
+            if segmented is None:
+                return
+            try:
+                self._finish(*segmented)
+            except Exception as error:  # last resort: the thread must outlive any one batch
+                self.get_logger().error(
+                    f'unexpected error, {len(segmented[0])} frame(s) lost: '
+                    f'{type(error).__name__}: {error}')
+
+    def _segment(self, taken: List):
+        """Convert and segment one batch of (stream, message, received_s).
+
+        Returns:
+            (batch of (stream, message, frame, received_s), the backend's results, ms per
+            frame), or None when no frame of the batch could be converted or segmented.
+
+        """
         batch = []
         for stream, msg, received_s in taken:
             frame = self._to_frame(stream, msg)
             if frame is not None:
                 batch.append((stream, msg, frame, received_s))
         if not batch:
-            return
+            return None
         try:
-            results = self.pipeline.process_batch([frame for _, _, frame, _ in batch])
+            panoptics, segment_ms = self.pipeline.segment([frame for _, _, frame, _ in batch])
         except Exception as error:  # a backend failure must not stop the node
             reason = (f'segmentation failed, {len(batch)} frame(s) skipped: '
                       f'{type(error).__name__}: {error}')
             for stream, _, _, _ in batch:
                 stream.stats.on_failed(reason)
             self._log_limited('error', self.settings.backend, reason)
-            return
+            return None
+        return batch, panoptics, segment_ms
+
+    def _finish(self, batch: List, panoptics, segment_ms: float) -> None:
+        """Track, resize and publish one segmented batch."""
+        results = self.pipeline.finish([frame for _, _, frame, _ in batch], panoptics,
+                                       segment_ms)
         for (stream, msg, _, received_s), result in zip(batch, results):
             for warning in result.warnings:
                 self._log_limited('warning', stream.topic, warning)
