@@ -23,7 +23,8 @@ from seg_perception.backends.onnx_export import cached_onnx
 from seg_perception.backends.torch_device import select_device
 from seg_perception.components import panoptic_from_semantic
 from seg_perception.structures import PanopticResult
-from seg_perception.weights import default_cache_dir, resolve_weights, WeightsError, WeightsSpec
+from seg_perception.weights import (default_cache_dir, resolve_weights, WeightsError, WeightsSpec,
+                                    with_subfolder)
 
 _EDGENETS_COMMIT = '2b232d3f7fb60658755dad1ebca0ffc895cc795e'
 _EDGENETS_ZOO = (
@@ -43,6 +44,8 @@ CHECKPOINTS = {
         _EDGENETS_ZOO + 'espnetv2_s_2.0_city_1024x512.pth'),
 }
 
+#: Sub-folder of weights folders where the checkpoints may live (as in the sample data).
+WEIGHTS_SUBDIR = 'espnetv2_edgenets'
 DEFAULT_INPUT_SIZE = (1024, 512)
 #: Pixel stride of the confidence map (see ``ESPNetv2Backend.infer_labels``).
 CONFIDENCE_STRIDE = 4
@@ -73,7 +76,8 @@ class ESPNetv2Backend(Segmenter):
         self.device = select_device(options.device)
         self._half = bool(options.half and self.device.type == 'cuda')
         path = resolve_weights(
-            CHECKPOINTS[options.model_scale], options.weights_path, options.weights_dirs,
+            CHECKPOINTS[options.model_scale], options.weights_path,
+            with_subfolder(options.weights_dirs, WEIGHTS_SUBDIR),
             allow_download=options.allow_download)
         self.weights_path = path
         _load_network(path, options.model_scale)  # a bad checkpoint fails here, for any engine
