@@ -8,7 +8,6 @@ import os
 from pathlib import Path
 import re
 import shutil
-import signal
 import subprocess
 import time
 from typing import Dict, List, Optional
@@ -16,6 +15,7 @@ from typing import Dict, List, Optional
 import pytest
 
 from seg_perception.paths import repo_root
+from seg_perception.tools.harness import stop_node
 
 #: The lifecycle node's name (launch files and the console script use it).
 NODE = '/seg_perception'
@@ -61,13 +61,7 @@ class Shell:
 
     def stop(self, process: subprocess.Popen, timeout_s: float = 20.0) -> str:
         """Interrupt a started process group like Ctrl-C (kill it if it hangs); return its log."""
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGINT)
-            try:
-                process.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        stop_node(process, timeout_s)
         return process.log_path.read_text(errors='replace')
 
     def close(self) -> None:

@@ -8,6 +8,7 @@ from seg_perception.ros import bag_io
 from seg_perception.tools import (bench, box_eval, drive, fleet, lane_eval, lifting_eval, make_bag,
                                   panoptic_eval, process_bag, render, replay, semantic_eval, soak,
                                   tracking_eval)
+from seg_perception.tools.tracking_eval import settings_selection
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,45 +26,23 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_parser = commands.add_parser('evaluate', help='score results against ground truth')
     evaluations = evaluate_parser.add_subparsers(dest='evaluation', required=True,
                                                  metavar='KIND')
-    semantic_parser = evaluations.add_parser(
-        'semantic', help='mIoU per class of semantic PNGs', description=semantic_eval.__doc__)
-    semantic_eval.add_arguments(semantic_parser)
-    semantic_parser.set_defaults(handler=semantic_eval.run)
-    panoptic_parser = evaluations.add_parser(
-        'panoptic', help='PQ / SQ / RQ against Cityscapes instanceIds ground truth',
-        description=panoptic_eval.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    panoptic_eval.add_arguments(panoptic_parser)
-    panoptic_parser.set_defaults(handler=panoptic_eval.run)
-    tracking_parser = evaluations.add_parser(
-        'tracking', help='our tracker beside peer trackers on noisy ground-truth detections',
-        description=tracking_eval.__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    tracking_eval.add_arguments(tracking_parser)
-    tracking_parser.set_defaults(handler=tracking_eval.run)
-    # Tracker settings chosen by cross-validation over sequences (issue 15).
-    from seg_perception.tools.tracking_eval import settings_selection
-    select_parser = evaluations.add_parser(
-        'tracking-select', help='choose tracker settings by leave-one-out over sequences',
-        description=settings_selection.__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    settings_selection.add_arguments(select_parser)
-    select_parser.set_defaults(handler=settings_selection.run)
-    lifting_parser = evaluations.add_parser(
-        'lifting', help='3D distance error of lifted boxes against KITTI 3D labels',
-        description=lifting_eval.__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    lifting_eval.add_arguments(lifting_parser)
-    lifting_parser.set_defaults(handler=lifting_eval.run)
-    lanes_parser = evaluations.add_parser(
-        'lanes', help='TuSimple accuracy / CULane F1 of the lane lines, lane-id stability',
-        description=lane_eval.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    lane_eval.add_arguments(lanes_parser)
-    lanes_parser.set_defaults(handler=lane_eval.run)
-    boxes_parser = evaluations.add_parser(
-        'boxes', help='2D recall / precision of instance boxes against KITTI label_2',
-        description=box_eval.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    box_eval.add_arguments(boxes_parser)
-    boxes_parser.set_defaults(handler=box_eval.run)
+    for name, module, text in (
+            ('semantic', semantic_eval, 'mIoU per class of semantic PNGs'),
+            ('panoptic', panoptic_eval,
+             'PQ / SQ / RQ against Cityscapes instanceIds ground truth'),
+            ('tracking', tracking_eval,
+             'our tracker beside peer trackers on noisy ground-truth detections'),
+            ('tracking-select', settings_selection,
+             'choose tracker settings by leave-one-out over sequences'),
+            ('lifting', lifting_eval, '3D distance error of lifted boxes against KITTI 3D labels'),
+            ('lanes', lane_eval,
+             'TuSimple accuracy / CULane F1 of the lane lines, lane-id stability'),
+            ('boxes', box_eval, '2D recall / precision of instance boxes against KITTI label_2')):
+        sub_parser = evaluations.add_parser(
+            name, help=text, description=module.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.add_arguments(sub_parser)
+        sub_parser.set_defaults(handler=module.run)
 
     for name, module, text in (
             ('make-bag', make_bag, 'image folder or video -> rosbag2 of camera images'),
