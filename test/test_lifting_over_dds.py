@@ -150,6 +150,14 @@ def assert_at_range(cars: Dict[str, np.ndarray], distance_m: float, log: str) ->
     assert np.all(positions[:, 0] < distance_m + CAR_LENGTH_M + SLACK_M), positions
 
 
+def depth_session(tmp_path, weights_dir) -> 'LiftingSession':
+    """Start the node lifting with depth from ``DEPTH_TOPIC``, on a private domain."""
+    use_private_domain()
+    return LiftingSession(tmp_path, weights_dir, ['-p', 'lifting_methods:=[depth]',
+                                                  '-p', f'depth_topics:=[{DEPTH_TOPIC}]'],
+                          Image, DEPTH_TOPIC)
+
+
 def log_lines(log: str, pattern: str):
     return [line for line in log.splitlines() if re.search(pattern, line)]
 
@@ -159,10 +167,7 @@ def test_depth_images_in_both_encodings_lift_cars_to_the_depth_and_follow_a_new_
         kitti, tmp_path, espnetv2_weights_dir):
     frames, p2 = kitti
     height, width = frames[0].shape[:2]
-    use_private_domain()
-    session = LiftingSession(tmp_path, espnetv2_weights_dir,
-                             ['-p', 'lifting_methods:=[depth]',
-                              '-p', f'depth_topics:=[{DEPTH_TOPIC}]'], Image, DEPTH_TOPIC)
+    session = depth_session(tmp_path, espnetv2_weights_dir)
     lifted = {}
     try:
         session.connect()
@@ -208,10 +213,7 @@ def test_stale_or_wrong_size_depth_is_warned_about_and_the_node_keeps_serving(
         kitti, tmp_path, espnetv2_weights_dir):
     frames, p2 = kitti
     height, width = frames[0].shape[:2]
-    use_private_domain()
-    session = LiftingSession(tmp_path, espnetv2_weights_dir,
-                             ['-p', 'lifting_methods:=[depth]',
-                              '-p', f'depth_topics:=[{DEPTH_TOPIC}]'], Image, DEPTH_TOPIC)
+    session = depth_session(tmp_path, espnetv2_weights_dir)
     stale_ns = int(5 * SYNC_TOLERANCE_S * 1e9)
     results = {}
     try:
