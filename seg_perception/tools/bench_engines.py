@@ -14,9 +14,10 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
+from seg_perception import paths
 from seg_perception.backends.base import BackendError, BackendOptions
 from seg_perception.backends.engines import OPENVINO_PRECISION_KEY
-from seg_perception.tools import paths, semantic_eval
+from seg_perception.tools import semantic_eval
 from seg_perception.tools.image_source import read_rgb
 
 #: Largest mIoU change against torch that still counts as the same labels.
