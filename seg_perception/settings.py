@@ -57,9 +57,9 @@ PARAMETERS: Tuple[ParameterSpec, ...] = (
     ParameterSpec('device', _BACKEND.device, 'Inference device: auto, cpu, cuda or cuda:N.'),
     ParameterSpec('half_precision', _BACKEND.half, 'Run the network in float16 on CUDA.'),
     ParameterSpec('engine', _BACKEND.engine,
-                  'Inference engine of espnetv2 / twinlitenet: torch, auto (the fastest '
-                  'installed that keeps the labels; exports the network once per input size), '
-                  'onnxruntime or openvino.'),
+                  'Inference engine of espnetv2 / twinlitenet: auto (the fastest installed '
+                  'that keeps the labels: OpenVINO on the CPU; converts the network once per '
+                  'input size, about 15 s, cached), torch, onnxruntime or openvino.'),
     ParameterSpec('model_scale', _BACKEND.model_scale,
                   'Width multiplier of the network (ESPNetv2: 1.0 or 2.0).', 0.5, 2.0),
     ParameterSpec('input_width', 1024, 'Network input width, pixels (multiple of 16).',

@@ -10,10 +10,11 @@ import torch
 from seg_perception import label_sets, taxonomy
 from seg_perception.backends import postprocess_reference as reference
 from seg_perception.backends.base import BackendError, BackendOptions, BatchResizer
-from seg_perception.backends.engines import resolve_engine
+from seg_perception.backends.engines import OpenVinoEngine, resolve_engine
 from seg_perception.backends.graph import ArgmaxLabelHead, BinaryHeadsLabelHead, \
     SegmentationGraph
-from seg_perception.backends.onnx_export import cache_candidates, cached_onnx
+from seg_perception.backends.graph_export import cache_candidates, cached_export, \
+    cached_onnx
 from seg_perception.components import panoptic_from_semantic
 
 TABLE = label_sets.cityscapes_train_id_table()[:20].copy()
@@ -169,6 +170,43 @@ def test_export_is_cached_by_checkpoint_checksum_and_runs_with_dynamic_batch(tmp
         expected_labels, expected_confidence = graph(torch.from_numpy(images))
     np.testing.assert_array_equal(labels, expected_labels.numpy())
     np.testing.assert_allclose(confidence, expected_confidence.numpy(), atol=1e-5)
+
+
+@pytest.mark.timeout(120)
+def test_openvino_export_is_cached_and_runs_any_batch_as_torch_does(tmp_path):
+    openvino = pytest.importorskip('openvino')
+    checkpoint = tmp_path / 'tiny.pth'
+    checkpoint.write_bytes(b'checkpoint')
+    built = []
+
+    def build():
+        built.append(1)
+        graph = _tiny_graph(0)
+        graph.head.channels_last_reduction = False
+        return graph
+
+    path = cached_export(checkpoint, 'tiny_32x24', build, (24, 32), ('labels', 'confidence'),
+                         export_format='openvino')
+    assert path.suffix == '.xml' and path.with_suffix('.bin').is_file() and len(built) == 1
+    assert path == cache_candidates(checkpoint, 'tiny_32x24', export_format='openvino')[0]
+    assert cached_export(checkpoint, 'tiny_32x24', build, (24, 32), ('labels', 'confidence'),
+                         export_format='openvino') == path and len(built) == 1
+    assert not list(tmp_path.glob('*.part*'))  # the staging folder is gone
+    with pytest.raises(BackendError, match='export format must be one of'):
+        cached_export(checkpoint, 'tiny_32x24', build, (24, 32), ('labels',),
+                      export_format='tflite')
+
+    engine = OpenVinoEngine(path, 'f32', threads=1)
+    graph = _tiny_graph(0)
+    for batch in (1, 3):
+        images = np.random.default_rng(batch).integers(0, 256, (batch, 24, 32, 3), np.uint8)
+        labels, confidence = engine.run(images)
+        with torch.inference_mode():
+            expected_labels, expected_confidence = graph(torch.from_numpy(images))
+        np.testing.assert_array_equal(labels, expected_labels.numpy())
+        np.testing.assert_allclose(confidence, expected_confidence.numpy(), atol=1e-5)
+    names = [output.get_any_name() for output in openvino.Core().read_model(str(path)).outputs]
+    assert names == ['labels', 'confidence']
 
 
 @pytest.mark.slow

@@ -70,7 +70,7 @@ class BackendOptions:
     min_instance_area_px: float = 64.0
     extra: Dict[str, str] = field(default_factory=dict)
     detector: DetectorOptions = DetectorOptions()
-    engine: str = 'torch'
+    engine: str = 'auto'
 
 
 def parse_extra(text: str) -> Dict[str, str]:

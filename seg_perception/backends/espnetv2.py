@@ -19,7 +19,7 @@ from seg_perception.backends.engines import (create_engine, OPENVINO_PRECISION_K
                                              resolve_engine)
 from seg_perception.backends.espnetv2_net import ESPNetv2Segmentation, INPUT_DIVISOR
 from seg_perception.backends.graph import ArgmaxLabelHead, SegmentationGraph
-from seg_perception.backends.onnx_export import cached_onnx
+from seg_perception.backends.graph_export import cached_export
 from seg_perception.backends.torch_device import select_device
 from seg_perception.components import panoptic_from_semantic
 from seg_perception.structures import PanopticResult
@@ -83,7 +83,7 @@ class ESPNetv2Backend(Segmenter):
         _load_network(path, options.model_scale)  # a bad checkpoint fails here, for any engine
         self.engine_name = resolve_engine(options.engine, self.device)
         self.engine = create_engine(
-            self.engine_name, self.device, self._half, self.build_graph, self.export_onnx,
+            self.engine_name, self.device, self._half, self.build_graph, self.export,
             options.extra.get(OPENVINO_PRECISION_KEY, 'auto'),
             trt_cache_dir=default_cache_dir() / 'tensorrt')
         self.resize = BatchResizer(self.input_size)
@@ -113,13 +113,16 @@ class ESPNetv2Backend(Segmenter):
         return SegmentationGraph(network, _IMAGENET_MEAN.tolist(),
                                  (1.0 / _IMAGENET_STD).tolist(), head)
 
-    def export_onnx(self) -> Path:
-        """Return the ONNX file of ``build_graph(for_export=True)``, exporting it once."""
+    def export(self, export_format: str = 'onnx') -> Path:
+        """Return ``build_graph(for_export=True)`` exported as ``'onnx'`` or ``'openvino'``.
+
+        Exported once per checkpoint, scale and input size (see ``graph_export``).
+        """
         width, height = self.input_size
-        return cached_onnx(
+        return cached_export(
             Path(self.weights_path), f's{self._options.model_scale:g}_{width}x{height}',
             lambda: self.build_graph(for_export=True), (height, width),
-            ('labels', 'confidence'))
+            ('labels', 'confidence'), export_format=export_format)
 
     def infer_labels(self, images: Sequence[np.ndarray]) -> Tuple[np.ndarray, np.ndarray]:
         """Resize and run the engine.

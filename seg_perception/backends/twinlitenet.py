@@ -33,7 +33,7 @@ from seg_perception.backends.base import (BackendOptions, BatchResizer, network_
 from seg_perception.backends.engines import (create_engine, OPENVINO_PRECISION_KEY,
                                              resolve_engine)
 from seg_perception.backends.graph import BinaryHeadsLabelHead, SegmentationGraph
-from seg_perception.backends.onnx_export import cached_onnx
+from seg_perception.backends.graph_export import cached_export
 from seg_perception.backends.torch_device import select_device
 from seg_perception.backends.twinlitenet_net import (INPUT_DIVISOR, load_twinlitenet,
                                                      NATIVE_INPUT_SIZE)
@@ -79,7 +79,7 @@ class TwinLiteNetBackend(Segmenter):
         self._lane = taxonomy.class_id('lane_marking')
         self.engine_name = resolve_engine(options.engine, self.device)
         self.engine = create_engine(
-            self.engine_name, self.device, self._half, self.build_graph, self.export_onnx,
+            self.engine_name, self.device, self._half, self.build_graph, self.export,
             options.extra.get(OPENVINO_PRECISION_KEY, 'f32'),  # bf16 not validated on lanes
             trt_cache_dir=default_cache_dir() / 'tensorrt')
         self.resize = BatchResizer(self.input_size)
@@ -107,12 +107,13 @@ class TwinLiteNetBackend(Segmenter):
         return SegmentationGraph(self._load(), (0.0, 0.0, 0.0), (255.0, 255.0, 255.0), head,
                                  divide=True)
 
-    def export_onnx(self) -> Path:
-        """Return the ONNX file of ``build_graph()``, exporting it once."""
+    def export(self, export_format: str = 'onnx') -> Path:
+        """Return ``build_graph()`` exported as ``'onnx'`` or ``'openvino'``, exported once."""
         width, height = self.input_size
         zero = 'z' if self._zero_subnormals else 'raw'
-        return cached_onnx(Path(self.weights_path), f'{width}x{height}_{zero}',
-                           self.build_graph, (height, width), ('labels',))
+        return cached_export(Path(self.weights_path), f'{width}x{height}_{zero}',
+                             self.build_graph, (height, width), ('labels',),
+                             export_format=export_format)
 
     def infer_labels(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """Resize and run the engine; return (N, h, w) uint8 canonical ids at the input size."""

@@ -96,7 +96,7 @@ def compare_engines(weights_dir: str, device: str = 'cpu', half: bool = False,
     for label, engine, extra in engine_variants(device):
         try:
             backend = ESPNetv2Backend(BackendOptions(
-                weights_dirs=(weights_dir,) if weights_dir else (), allow_download=False,
+                weights_dirs=tuple(d for d in weights_dir.split(':') if d), allow_download=False,
                 device=device, half=half, engine=engine, extra=extra))
         except BackendError as error:
             print(f'  {label:<15} not available: {error}')
