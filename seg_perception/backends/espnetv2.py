@@ -49,6 +49,10 @@ WEIGHTS_SUBDIR = 'espnetv2_edgenets'
 DEFAULT_INPUT_SIZE = (1024, 512)
 #: Pixel stride of the confidence map (see ``ESPNetv2Backend.infer_labels``).
 CONFIDENCE_STRIDE = 4
+#: Extra option (``BackendOptions.extra``): ``'true'`` upsamples the logits to the input size
+#: before the argmax, as the authors do; the default takes the argmax at the decoder's stride 2
+#: and repeats each label 2 x 2 (see ``graph.ArgmaxLabelHead``).
+ARGMAX_AT_INPUT_SIZE_KEY = 'espnetv2_argmax_at_input_size'
 _NUM_OUTPUTS = 20  # 19 Cityscapes train ids + background (index 19 -> unlabeled)
 _IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32) * 255.0
 _IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32) * 255.0
@@ -80,6 +84,8 @@ class ESPNetv2Backend(Segmenter):
             with_subfolder(options.weights_dirs, WEIGHTS_SUBDIR),
             allow_download=options.allow_download)
         self.weights_path = path
+        self._argmax_at_input_size = \
+            options.extra.get(ARGMAX_AT_INPUT_SIZE_KEY, 'false').strip().lower() == 'true'
         _load_network(path, options.model_scale)  # a bad checkpoint fails here, for any engine
         self.engine_name = resolve_engine(options.engine, self.device)
         self.engine = create_engine(
@@ -108,8 +114,12 @@ class ESPNetv2Backend(Segmenter):
 
         """
         network = _load_network(self.weights_path, self._options.model_scale)
+        # Unless asked otherwise, the head repeats labels instead (see its docstring).
+        network.upsample_logits = self._argmax_at_input_size
         head = ArgmaxLabelHead(label_sets.cityscapes_train_id_table()[:_NUM_OUTPUTS].tolist(),
-                               CONFIDENCE_STRIDE, channels_last_reduction=not for_export)
+                               CONFIDENCE_STRIDE, channels_last_reduction=not for_export,
+                               upsample=1 if self._argmax_at_input_size
+                               else network.LOGITS_STRIDE)
         return SegmentationGraph(network, _IMAGENET_MEAN.tolist(),
                                  (1.0 / _IMAGENET_STD).tolist(), head)
 
@@ -119,8 +129,9 @@ class ESPNetv2Backend(Segmenter):
         Exported once per checkpoint, scale and input size (see ``graph_export``).
         """
         width, height = self.input_size
+        argmax = '_fullargmax' if self._argmax_at_input_size else ''
         return cached_export(
-            Path(self.weights_path), f's{self._options.model_scale:g}_{width}x{height}',
+            Path(self.weights_path), f's{self._options.model_scale:g}_{width}x{height}{argmax}',
             lambda: self.build_graph(for_export=True), (height, width),
             ('labels', 'confidence'), export_format=export_format)
 

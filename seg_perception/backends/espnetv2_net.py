@@ -378,11 +378,17 @@ class ESPNetv2Segmentation(nn.Module):
         num_classes: number of output channels (20 for the Cityscapes checkpoints).
 
     ``forward`` takes a normalised float image (N, 3, H, W) with H and W multiples of
-    ``INPUT_DIVISOR`` and returns float logits (N, num_classes, H, W).
+    ``INPUT_DIVISOR`` and returns float logits (N, num_classes, H, W), bilinearly upsampled
+    from the decoder's stride-2 output; with ``upsample_logits=False``, the stride-2 logits
+    (N, num_classes, H / 2, W / 2) themselves.
     """
 
-    def __init__(self, scale: float = 2.0, num_classes: int = 20):
+    #: Stride of the decoder's logits, before the final upsampling.
+    LOGITS_STRIDE = 2
+
+    def __init__(self, scale: float = 2.0, num_classes: int = 20, upsample_logits: bool = True):
         super().__init__()
+        self.upsample_logits = upsample_logits
         if scale not in ENCODER_WIDTHS:
             raise ValueError(
                 f'Unsupported ESPNetv2 scale {scale!r}; choose one of '
@@ -447,4 +453,6 @@ class ESPNetv2Segmentation(nn.Module):
 
         decoded = self._upsample_to(decoded, stride2) + self.merge_enc_dec_l4(stride2)
         logits = self.bu_dec_l4(self.bu_br_l4(decoded))
+        if not self.upsample_logits:
+            return logits
         return _resize_bilinear(logits, image.shape[-2:])

@@ -99,7 +99,10 @@ def node_overhead(backend: ESPNetv2Backend, rgb: np.ndarray, repeats: int = 5
     with torch.inference_mode():
         normalised = reference.preprocess([rgb], backend.input_size, _IMAGENET_MEAN, inv_std,
                                           device)
-        logits = graph.network(normalised.contiguous(memory_format=torch.channels_last))
+        network_input = normalised.contiguous(memory_format=torch.channels_last)
+        head_logits = graph.network(network_input)  # what the graph's head gets
+        graph.network.upsample_logits = True  # the old path: logits at the input size
+        logits = graph.network(network_input)
     old_labels, old_confidence = reference.labels_from_logits(
         logits, label_sets.cityscapes_train_id_table()[:logits.shape[1]].copy())
     old_panoptic = reference.panoptic_from_semantic(old_labels[0], rgb.shape[:2], min_area,
@@ -108,7 +111,7 @@ def node_overhead(backend: ESPNetv2Backend, rgb: np.ndarray, repeats: int = 5
 
     def label_head():
         with torch.inference_mode():
-            graph.head(logits)
+            graph.head(head_logits)
         if device.type == 'cuda':
             torch.cuda.synchronize(device)
 
