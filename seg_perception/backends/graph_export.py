@@ -23,7 +23,7 @@ from seg_perception.backends.base import BackendError
 from seg_perception.weights import default_cache_dir, file_sha256
 
 #: Bump when ``graph.py`` or a network module changes what an exported file computes.
-EXPORT_VERSION = 2
+EXPORT_VERSION = 3
 #: Opset of the exported graphs (ONNX Runtime >= 1.20 and OpenVINO 2024+ run it).
 OPSET = 18
 _LOG = logging.getLogger(__name__)

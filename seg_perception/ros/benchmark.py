@@ -12,10 +12,9 @@ import torch
 
 from seg_perception import label_sets
 from seg_perception.backends import postprocess_reference as reference
-from seg_perception.backends.espnetv2 import (_IMAGENET_MEAN, _IMAGENET_STD, CONFIDENCE_STRIDE,
+from seg_perception.backends.espnetv2 import (_IMAGENET_MEAN, _IMAGENET_STD,
                                               ESPNetv2Backend)
 from seg_perception.build import build_pipeline
-from seg_perception.components import panoptic_from_semantic
 from seg_perception.overlay import object_labels, render_overlay
 from seg_perception.ros.conversions import array_to_image_msg, image_msg_to_rgb
 from seg_perception.ros.driver import make_camera_msg, ns_to_header
@@ -88,8 +87,7 @@ def node_overhead(backend: ESPNetv2Backend, rgb: np.ndarray, repeats: int = 5
     pipeline = build_pipeline(settings_from_values(default_values()), backend)
     batch = backend.resize([rgb]).copy()
     labels, confidence = backend.engine.run(batch)
-    panoptic = panoptic_from_semantic(labels[0], rgb.shape[:2], min_area, confidence[0],
-                                      CONFIDENCE_STRIDE)
+    panoptic = backend.panoptic(labels[0], confidence[0], rgb.shape[:2])
     frame = Frame(image=rgb, stamp_ns=1, frame_id='camera', camera='/camera')
     result = pipeline.process(frame)
     device = backend.device
@@ -128,8 +126,7 @@ def node_overhead(backend: ESPNetv2Backend, rgb: np.ndarray, repeats: int = 5
         'preprocess': lambda: backend.resize([rgb]),
         'network': lambda: backend.engine.run(batch),
         'label_head_in_graph': label_head,
-        'instances': lambda: panoptic_from_semantic(
-            labels[0], rgb.shape[:2], min_area, confidence[0], CONFIDENCE_STRIDE),
+        'instances': lambda: backend.panoptic(labels[0], confidence[0], rgb.shape[:2]),
         'track_and_resize': lambda: pipeline._track_and_resize(frame, panoptic),
     }
     before = {
