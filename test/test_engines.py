@@ -11,7 +11,8 @@ import torch
 from seg_perception import label_sets, taxonomy
 from seg_perception.backends import postprocess_reference as reference
 from seg_perception.backends.base import BackendError, BackendOptions, BatchResizer
-from seg_perception.backends.engines import OpenVinoEngine, resolve_engine
+from seg_perception.backends.engines import create_requested_engine, \
+    engine_module_available, OpenVinoEngine, resolve_engine, TorchEngine
 from seg_perception.backends.graph import ArgmaxLabelHead, BinaryHeadsLabelHead, \
     SegmentationGraph
 from seg_perception.backends.graph_export import cache_candidates, cached_export, \
@@ -136,6 +137,25 @@ def test_engine_names_are_checked_and_a_missing_package_names_its_install(monkey
         resolve_engine('openvino', CPU)
     assert resolve_engine('torch', CPU) == 'torch'
     assert resolve_engine('auto', CPU) != 'openvino'  # auto takes what is installed
+
+
+@pytest.mark.timeout(30)
+def test_auto_falls_back_to_torch_when_its_engine_cannot_be_built_and_a_named_one_raises(
+        caplog):
+    def failing_export(export_format):
+        raise BackendError(f'{export_format} export failed: disk full')
+
+    engine = create_requested_engine('auto', CPU, False, lambda: _tiny_graph(0), failing_export)
+    assert isinstance(engine, TorchEngine)
+    if resolve_engine('auto', CPU) != 'torch':
+        assert 'running torch instead' in caplog.text and 'disk full' in caplog.text
+    images = np.zeros((1, 24, 32, 3), dtype=np.uint8)
+    assert engine.run(images)[0].shape == (1, 24, 32)
+    for named in ('onnxruntime', 'openvino'):
+        if engine_module_available(named):
+            with pytest.raises(BackendError, match='disk full'):
+                create_requested_engine(named, CPU, False, lambda: _tiny_graph(0),
+                                        failing_export)
 
 
 class _TinyNetwork(torch.nn.Module):

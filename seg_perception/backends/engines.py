@@ -12,6 +12,7 @@ the TensorRT or CUDA execution provider when ``onnxruntime-gpu`` is installed, e
 """
 
 import abc
+import logging
 from pathlib import Path
 from typing import Callable, Optional, Tuple
 
@@ -19,6 +20,8 @@ import numpy as np
 import torch
 
 from seg_perception.backends.base import BackendError
+
+_LOG = logging.getLogger(__name__)
 
 #: Engines by name; ``'auto'`` picks one of them.
 ENGINES = ('torch', 'onnxruntime', 'openvino')
@@ -250,3 +253,28 @@ def create_engine(name: str, device: torch.device, half: bool,
     if name == 'openvino':
         return OpenVinoEngine(export('openvino'), openvino_precision, torch.get_num_threads())
     raise BackendError(f'unknown engine {name!r}')
+
+
+def create_requested_engine(requested: str, device: torch.device, half: bool,
+                            build_graph: Callable[[], torch.nn.Module],
+                            export: Callable[[str], Path], openvino_precision: str = 'auto',
+                            trt_cache_dir: Optional[Path] = None) -> Engine:
+    """Resolve ``requested`` (see ``resolve_engine``) and build it with ``create_engine``.
+
+    An engine that ``'auto'`` picked and that cannot be built (its export or compilation
+    failed) gives way to torch with a logged warning, so the default never stops a node that
+    torch could run; an engine named explicitly raises instead.
+
+    Raises:
+        BackendError: as ``resolve_engine`` and ``create_engine``.
+
+    """
+    name = resolve_engine(requested, device)
+    try:
+        return create_engine(name, device, half, build_graph, export, openvino_precision,
+                             trt_cache_dir)
+    except BackendError as error:
+        if (requested or 'auto').strip().lower() != 'auto' or name == 'torch':
+            raise
+        _LOG.warning('engine auto: %s failed (%s); running torch instead', name, error)
+        return create_engine('torch', device, half, build_graph, export)

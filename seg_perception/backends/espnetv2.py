@@ -17,8 +17,7 @@ import torch
 from seg_perception import label_sets, taxonomy
 from seg_perception.backends.base import (BackendError, BackendOptions, BatchResizer,
                                           network_input_size, Segmenter)
-from seg_perception.backends.engines import (create_engine, OPENVINO_PRECISION_KEY,
-                                             resolve_engine)
+from seg_perception.backends.engines import create_requested_engine, OPENVINO_PRECISION_KEY
 from seg_perception.backends.espnetv2_net import ESPNetv2Segmentation, INPUT_DIVISOR
 from seg_perception.backends.graph import ArgmaxLabelHead, SegmentationGraph
 from seg_perception.backends.graph_export import cached_export
@@ -93,9 +92,8 @@ class ESPNetv2Backend(Segmenter):
         #: Input pixels per label pixel of the engine's output (see ``ARGMAX_AT_INPUT_SIZE_KEY``).
         self.label_stride = 1 if argmax_at_input_size else ESPNetv2Segmentation.LOGITS_STRIDE
         _load_network(path, options.model_scale)  # a bad checkpoint fails here, for any engine
-        self.engine_name = resolve_engine(options.engine, self.device)
-        self.engine = create_engine(
-            self.engine_name, self.device, self._half, self.build_graph, self.export,
+        self.engine = create_requested_engine(
+            options.engine, self.device, self._half, self.build_graph, self.export,
             options.extra.get(OPENVINO_PRECISION_KEY, 'auto'),
             trt_cache_dir=default_cache_dir() / 'tensorrt')
         self.resize = BatchResizer(self.input_size)

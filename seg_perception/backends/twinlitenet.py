@@ -30,8 +30,7 @@ import torch
 from seg_perception import taxonomy
 from seg_perception.backends.base import (BackendOptions, BatchResizer, network_input_size,
                                           Segmenter)
-from seg_perception.backends.engines import (create_engine, OPENVINO_PRECISION_KEY,
-                                             resolve_engine)
+from seg_perception.backends.engines import create_requested_engine, OPENVINO_PRECISION_KEY
 from seg_perception.backends.graph import BinaryHeadsLabelHead, SegmentationGraph
 from seg_perception.backends.graph_export import cached_export
 from seg_perception.backends.torch_device import select_device
@@ -77,9 +76,8 @@ class TwinLiteNetBackend(Segmenter):
         self._load()  # a bad checkpoint fails here, for any engine
         self._road = taxonomy.class_id('road')
         self._lane = taxonomy.class_id('lane_marking')
-        self.engine_name = resolve_engine(options.engine, self.device)
-        self.engine = create_engine(
-            self.engine_name, self.device, self._half, self.build_graph, self.export,
+        self.engine = create_requested_engine(
+            options.engine, self.device, self._half, self.build_graph, self.export,
             options.extra.get(OPENVINO_PRECISION_KEY, 'f32'),  # bf16 not validated on lanes
             trt_cache_dir=default_cache_dir() / 'tensorrt')
         self.resize = BatchResizer(self.input_size)

@@ -24,8 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``seg-perception bench``."""
     add_settings_arguments(parser)
     parser.add_argument('--device', default='cpu', help='auto, cpu, cuda or cuda:N')
-    parser.add_argument('--engine', default='torch',
-                        help='engine of the node rows: torch (the default configuration), auto, '
+    parser.add_argument('--engine', default='auto',
+                        help='engine of the node rows: auto (the default configuration), torch, '
                              'onnxruntime, openvino')
     parser.add_argument('--half', action='store_true', help='float16 on CUDA')
     parser.add_argument('--engine-frames', type=int, default=12,
