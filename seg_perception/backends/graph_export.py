@@ -11,12 +11,13 @@ Their names hold everything that changes the graph: the checkpoint's sha256, the
 so a new checkpoint or setting gets a new file and a stale one is never used.
 """
 
+import contextlib
 import logging
 import os
 from pathlib import Path
 import shutil
 import tempfile
-from typing import Callable, Optional, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 import warnings
 
 from seg_perception.backends.base import BackendError
@@ -122,26 +123,16 @@ def _export_onnx(graph, example_shape: Sequence[int], output_names: Sequence[str
     # A batch of 2: torch.export specialises axes of size 1, which would fix the batch at 1.
     example = torch.zeros((2,) + tuple(example_shape) + (3,), dtype=torch.uint8)
     batch = torch.export.Dim('batch', min=1, max=64)
-    handle, partial_name = tempfile.mkstemp(dir=target.parent, prefix=target.name,
-                                            suffix='.part')
-    os.close(handle)
-    partial = Path(partial_name)
-    try:
+    with _staging(target, 'ONNX export') as staging:
         # The dynamo exporter: the legacy TorchScript one fails on ESPNetv2's pyramid pooling.
         program = torch.onnx.export(
             graph.eval(), (example,), dynamo=True, opset_version=OPSET,
             input_names=['images'], output_names=list(output_names),
             dynamic_shapes=({0: batch},), verbose=False)
-        program.save(str(partial), external_data=False)
-        partial.chmod(0o644)  # mkstemp made it private; a cache is read by every user
-        partial.replace(target)
-    except BackendError:
-        raise
-    except Exception as error:  # the exporter raises many types
-        raise BackendError(f'ONNX export to {target} failed: {type(error).__name__}: '
-                           f'{error}') from error
-    finally:
-        partial.unlink(missing_ok=True)
+        staged = staging / target.name
+        program.save(str(staged), external_data=False)
+        staged.chmod(0o644)  # a cache is read by every user
+        staged.replace(target)
 
 
 def _export_openvino(graph, example_shape: Sequence[int], output_names: Sequence[str],
@@ -155,8 +146,7 @@ def _export_openvino(graph, example_shape: Sequence[int], output_names: Sequence
                            'pip install openvino==2026.4.1') from error
     height, width = (int(v) for v in example_shape)
     example = torch.zeros((2, height, width, 3), dtype=torch.uint8)
-    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=target.name + '.part'))
-    try:
+    with _staging(target, 'OpenVINO conversion') as staging:
         with warnings.catch_warnings():
             # Shape arithmetic traced to constants: right, as the input size is fixed.
             warnings.simplefilter('ignore', torch.jit.TracerWarning)
@@ -168,14 +158,27 @@ def _export_openvino(graph, example_shape: Sequence[int], output_names: Sequence
         staged = staging / target.name
         openvino.save_model(model, str(staged), compress_to_fp16=False)
         for path in (staged.with_suffix('.bin'), staged):
-            path.chmod(0o644)
+            path.chmod(0o644)  # a cache is read by every user
         # The .xml is what is looked for: it appears last, with its weights already there.
         staged.with_suffix('.bin').replace(target.with_suffix('.bin'))
         staged.replace(target)
+
+
+@contextlib.contextmanager
+def _staging(target: Path, what: str) -> Iterator[Path]:
+    """Yield a new private folder beside ``target`` to write into; remove it afterwards.
+
+    Files move from it into place only when complete, so a reader never sees a partial export,
+    and two processes exporting at once each write their own. Failures other than
+    ``BackendError`` are raised as one naming ``what`` and ``target``.
+    """
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=target.name + '.part'))
+    try:
+        yield staging
     except BackendError:
         raise
-    except Exception as error:  # the converter raises many types
-        raise BackendError(f'OpenVINO conversion to {target} failed: {type(error).__name__}: '
+    except Exception as error:  # the exporters raise many types
+        raise BackendError(f'{what} to {target} failed: {type(error).__name__}: '
                            f'{error}') from error
     finally:
         shutil.rmtree(staging, ignore_errors=True)
