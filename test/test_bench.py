@@ -11,9 +11,10 @@ from seg_perception.tools import cli
 
 @pytest.mark.slow
 @pytest.mark.ros
-def test_bench_prints_conversion_and_end_to_end_rows(capsys, espnetv2_weights_dir):
+def test_bench_prints_conversion_end_to_end_and_detector_rows(capsys, espnetv2_weights_dir):
     use_private_domain()
-    assert cli.main(['bench', '--sections', 'conversion', 'e2e', '--repeats', '1',
+    # detector after e2e: the e2e node releases the backend's engine when it stops.
+    assert cli.main(['bench', '--sections', 'conversion', 'e2e', 'detector', '--repeats', '1',
                      '--weights-dir', str(espnetv2_weights_dir), '--json']) == 0
     out = capsys.readouterr().out
     results = json.loads(out.strip().splitlines()[-1])
@@ -27,6 +28,10 @@ def test_bench_prints_conversion_and_end_to_end_rows(capsys, espnetv2_weights_di
     e2e = results['end_to_end_1080p']
     assert e2e['frames'] == 1 and 0.0 < e2e['median_ms'] <= e2e['max_ms']
     assert 'end to end over rclpy' in out and 'numpy_copy_rgb8' in out
+    detector = results['detector_1080p']
+    if detector is not None:  # None: no YOLOX weights here (the section says so)
+        assert [row['tile_rows'] for row in detector] == [0, 1, 2]
+        assert all(row['detect_ms'] > 0.0 and row['detections'] > 0 for row in detector)
 
 
 @pytest.mark.slow

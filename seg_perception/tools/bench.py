@@ -116,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
             return 1
         results['device'] = str(backend.device)
         results['engine'] = backend.engine.description
+    # Segmented now: the e2e section's node releases the backend's engine when it stops.
+    detector_primary = backend.segment([rgb])[0] if 'detector' in sections else None
     if 'node' in sections:
         results['node_ms'] = {}
         for size, width, height in NODE_SIZES:
@@ -154,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
     if 'detector' in sections:  # YOLOX + detection-guided fusion (skipped without weights)
         from seg_perception.tools.bench_detector import detector_rows
         results['detector_1080p'] = detector_rows(
-            backend, rgb, args.weights_dir.split(':'), args.device, args.repeats)
+            detector_primary, rgb, args.weights_dir.split(':'), args.device, args.repeats)
     if args.json:
         print(json.dumps(results))
     return 0

@@ -11,12 +11,12 @@ from seg_perception import paths
 TILE_ROWS = (0, 1, 2)
 
 
-def detector_rows(backend, rgb: np.ndarray, weights_dirs: Sequence[str], device: str,
+def detector_rows(primary, rgb: np.ndarray, weights_dirs: Sequence[str], device: str,
                   repeats: int) -> Optional[List[Dict]]:
-    """Time YOLOX detection and fusion on ``rgb`` beside ``backend``'s semantic map.
+    """Time YOLOX detection and fusion on ``rgb`` beside a semantic backend's result.
 
     Args:
-        backend: the semantic backend; run once, its result is fused each time.
+        primary: the semantic backend's ``PanopticResult`` of ``rgb``, fused each time.
         rgb: (H, W, 3) uint8 frame.
         weights_dirs: where ``yolox_nano.onnx`` is looked for (the sample weights are added).
         device: detector device (``cpu``, ``auto``, ``cuda``...).
@@ -40,7 +40,6 @@ def detector_rows(backend, rgb: np.ndarray, weights_dirs: Sequence[str], device:
     except BackendError as error:
         print(f'detector section skipped: {error}')
         return None
-    primary = backend.segment([rgb])[0]
     rows = []
     for tile_rows in TILE_ROWS:
         detect_ms, fuse_ms, detect_cpu_ms = [], [], []
