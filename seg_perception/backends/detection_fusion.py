@@ -65,6 +65,8 @@ def group_table() -> np.ndarray:
 
 _GROUP = group_table()
 _IS_THING = taxonomy.thing_mask_table()
+#: cv2.LUT table: a thing class's id + 1, 0 for every other class (ids are below 255).
+_THING_PLUS_ONE = np.where(_IS_THING, np.arange(256) + 1, 0).astype(np.uint8)
 
 
 @dataclass(frozen=True)
@@ -205,7 +207,10 @@ def _add_leftovers(semantic: np.ndarray, instances: _Instances, min_pixels: floa
     instance_groups = _GROUP[np.array([0] + instances.classes, dtype=np.uint8)]
     # One bounding window per thing class of the unclaimed pixels: components are searched
     # there only (a full-frame connectedComponents per class cost 13 ms each at 1024x512).
-    leftover = np.where((claimed == 0) & _IS_THING[semantic], semantic.astype(np.int32) + 1, 0)
+    # uint8 (class id + 1; ids < 255) and cv2.LUT: 1.3 ms here for what np.where and an int32
+    # map took 4 ms, and find_objects is faster on the narrower type.
+    leftover = cv2.LUT(semantic, _THING_PLUS_ONE)
+    leftover[claimed != 0] = 0
     height, width = semantic.shape
     for index, window in enumerate(ndimage.find_objects(leftover)):
         if window is None:
@@ -295,5 +300,5 @@ def _result(semantic: np.ndarray, instances: _Instances, scale: np.ndarray,
             segment_id=len(segments) + 1, class_id=instances.classes[index - 1],
             score=float(np.clip(instances.scores[index - 1], 0.0, 1.0)), bbox=box,
             area=float(areas[index] * pixel_area)))
-    return PanopticResult(semantic=semantic, instance_map=renumber[claimed],
+    return PanopticResult(semantic=semantic, instance_map=np.take(renumber, claimed),
                           segments=tuple(segments))
