@@ -230,8 +230,10 @@ def _add_leftovers(semantic: np.ndarray, instances: _Instances, min_pixels: floa
             # the component's window in the crop, one pixel wider (its border ring)
             ca, cb = max(0, y - 1), min(labels.shape[0], y + h + 1)
             da, db = max(0, x - 1), min(labels.shape[1], x + w + 1)
-            own = labels[ca:cb, da:db] == component
             ya, yb, xa, xb = top + ca, top + cb, left + da, left + db
+            if area < leftover_pixels and not claimed[ya:yb, xa:xb].any():
+                continue  # no instance within its ring to join, too small to be one itself
+            own = labels[ca:cb, da:db] == component
             host = _touching_instance(own, claimed[ya:yb, xa:xb], instance_groups,
                                       _GROUP[class_id], detected_count)
             if host and area < sliver_fraction * areas[host]:
