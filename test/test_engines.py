@@ -251,6 +251,12 @@ def test_openvino_export_is_cached_and_runs_any_batch_as_torch_does(tmp_path):
         np.testing.assert_allclose(confidence, expected_confidence.numpy(), atol=1e-5)
     names = [output.get_any_name() for output in openvino.Core().read_model(str(path)).outputs]
     assert names == ['labels', 'confidence']
+    path.with_suffix('.bin').unlink()  # a damaged cache is an error that names the file
+    with pytest.raises(BackendError, match='OpenVINO cannot load .*tiny'):
+        OpenVinoEngine(path, 'f32')
+    assert cached_export(checkpoint, 'tiny_32x24', build, (24, 32), ('labels', 'confidence'),
+                         export_format='openvino') == path  # ... and exported again
+    assert len(built) == 2 and path.with_suffix('.bin').is_file()
 
 
 @pytest.mark.slow

@@ -214,7 +214,10 @@ class OpenVinoEngine(Engine):
         config = {'INFERENCE_PRECISION_HINT': precision, 'PERFORMANCE_HINT': 'LATENCY'}
         if threads > 0:
             config['INFERENCE_NUM_THREADS'] = int(threads)
-        self.compiled = core.compile_model(core.read_model(str(model_path)), 'CPU', config)
+        try:
+            self.compiled = core.compile_model(core.read_model(str(model_path)), 'CPU', config)
+        except RuntimeError as error:  # e.g. a cached .xml whose .bin went missing
+            raise BackendError(f'OpenVINO cannot load {model_path}: {error}') from error
         self.request = self.compiled.create_infer_request()
 
     @property

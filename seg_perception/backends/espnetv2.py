@@ -168,7 +168,7 @@ class ESPNetv2Backend(Segmenter):
         Connected components run on the labels as the engine gives them, at 1 / k of the
         input size: the same instances, boxes, areas and scores as at the input size (a
         k x k repetition keeps 8-connectivity; each pixel weighs k x k), for 1 / k^2 of the
-        pixels (measured 4.2 -> 1.0 ms per 1080p frame here, k = 2). Both maps are then
+        pixels (4.2 -> 2.7 ms for a 1080p Cityscapes frame here, k = 2). Both maps are then
         repeated k x k.
 
         Args:

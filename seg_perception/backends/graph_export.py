@@ -75,7 +75,9 @@ def cached_export(weights_path: Path, variant: str, build_graph: Callable[[], ob
                            f'got {export_format!r}')
     candidates = cache_candidates(Path(weights_path), variant, cache_dir, export_format)
     for candidate in candidates:
-        if candidate.is_file():
+        # An IR is whole with its weights beside it; a lone .xml is exported again.
+        if candidate.is_file() and (export_format != 'openvino'
+                                    or candidate.with_suffix('.bin').is_file()):
             return candidate
     target = next((c for c in candidates if _writable(c.parent)), None)
     if target is None:
