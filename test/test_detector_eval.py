@@ -14,7 +14,8 @@ from seg_perception.backends.base import BackendOptions, DetectorOptions
 from seg_perception.backends.detected_instances import DetectionFusionSegmenter
 from seg_perception.backends.detection_fusion import FusionOptions
 from seg_perception.tools import box_eval, cli, panoptic_eval
-from seg_perception.tools.image_eval import COMPONENTS, FUSION, predict, read_rgb
+from seg_perception.tools.image_eval import COMPONENTS, FUSION, predict
+from seg_perception.tools.image_source import read_rgb
 
 ROAD, CAR, PERSON, BUS = (taxonomy.class_id(n) for n in ('road', 'car', 'person', 'bus'))
 VEHICLES = {taxonomy.class_id(n) for n in ('car', 'truck', 'bus', 'train')}

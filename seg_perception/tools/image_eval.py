@@ -1,6 +1,6 @@
 """Run a parameter file's segmenter on an image folder for the evaluations, without ROS.
 
-The segmenter is built as the node builds it (``process_bag.build_pipeline``). When it fuses a
+The segmenter is built as the node builds it (``build.build_segmenter``). When it fuses a
 detector (``DetectionFusionSegmenter``), each image also yields the wrapped backend's own
 connected-component instances from the same forward pass, so ``evaluate`` prints both side by
 side at the cost of one run.
@@ -15,6 +15,7 @@ import numpy as np
 
 from seg_perception.backends.base import Segmenter
 from seg_perception.structures import PanopticResult, Segment
+from seg_perception.tools.image_source import read_rgb
 
 #: Image file suffixes read from a folder.
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg')
@@ -54,14 +55,6 @@ def image_paths(folder: Path) -> List[Path]:
     if not paths:
         raise FileNotFoundError(f'no {"/".join(IMAGE_SUFFIXES)} image in {folder}')
     return paths
-
-
-def read_rgb(path: Path) -> np.ndarray:
-    """Return (H, W, 3) uint8 RGB of an image file; ValueError when unreadable."""
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise ValueError(f'cannot read image {path}')
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def at_image_size(result: PanopticResult, size: Tuple[int, int]) -> FramePrediction:
