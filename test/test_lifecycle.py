@@ -50,6 +50,15 @@ def start_node(segmenters, autostart: bool):
     return node, spin_in_background(node)
 
 
+def stop_node_and_driver(node: SegmentationNode, node_spin, driver: Node, driver_spin) -> None:
+    """Stop both spinners, then the node's work, then destroy both nodes."""
+    stop_spinning(driver_spin)
+    stop_spinning(node_spin)
+    node.shutdown_work()
+    node.destroy_node()
+    driver.destroy_node()
+
+
 def call(client_node: Node, client, request, timeout_s: float = 20.0):
     """Call a service and wait for its answer (the client node spins in the background)."""
     if not client.wait_for_service(timeout_sec=timeout_s):
@@ -134,11 +143,7 @@ def test_lifecycle_transitions_create_and_remove_publishers_and_subscriptions(ro
         assert transition(Transition.TRANSITION_UNCONFIGURED_SHUTDOWN)
         assert state() == 'finalized'
     finally:
-        stop_spinning(driver_spin)
-        stop_spinning(node_spin)
-        node.shutdown_work()
-        node.destroy_node()
-        driver.destroy_node()
+        stop_node_and_driver(node, node_spin, driver, driver_spin)
 
 
 def test_configure_fails_with_the_reason_and_can_be_retried(ros):
@@ -198,11 +203,7 @@ def test_backend_exception_and_out_of_memory_skip_the_frame_and_the_node_recover
             latest_values()
         assert 'OutOfMemoryError' in latest_values()['last error']
     finally:
-        stop_spinning(driver_spin)
-        stop_spinning(node_spin)
-        node.shutdown_work()
-        node.destroy_node()
-        driver.destroy_node()
+        stop_node_and_driver(node, node_spin, driver, driver_spin)
 
 
 def test_cameras_are_served_least_recently_served_first(ros):

@@ -14,11 +14,11 @@ import rclpy
 from rclpy.parameter import Parameter
 from ros_fixtures import use_private_domain
 from sample_data import sample
-from test_lifecycle import call, wait_until
+from test_lifecycle import call, stop_node_and_driver, wait_until
 
 from seg_perception import topics
 from seg_perception.ros.driver import (make_camera_msg, NodeDriver, ns_to_header,
-                                       spin_in_background, stop_spinning)
+                                       spin_in_background)
 from seg_perception.ros.node import SegmentationNode
 from seg_perception.tools.image_source import read_rgb
 
@@ -112,9 +112,5 @@ def test_ids_survive_deactivate_and_are_never_reused_after_cleanup_with_real_wei
         assert len(later) >= len(first[-1]), (earlier, later)
         assert min(later) > max(earlier), (earlier, later)
     finally:
-        stop_spinning(driver_spin)
-        stop_spinning(node_spin)
-        node.shutdown_work()
-        node.destroy_node()
-        driver.destroy_node()
+        stop_node_and_driver(node, node_spin, driver, driver_spin)
         rclpy.try_shutdown()
