@@ -15,8 +15,7 @@ from seg_perception.backends.engines import create_requested_engine, \
     engine_module_available, OpenVinoEngine, resolve_engine, TorchEngine
 from seg_perception.backends.graph import ArgmaxLabelHead, BinaryHeadsLabelHead, \
     SegmentationGraph
-from seg_perception.backends.graph_export import cache_candidates, cached_export, \
-    cached_onnx
+from seg_perception.backends.graph_export import cache_candidates, cached_export
 from seg_perception.components import panoptic_from_semantic
 
 TABLE = label_sets.cityscapes_train_id_table()[:20].copy()
@@ -191,17 +190,17 @@ def test_export_is_cached_by_checkpoint_checksum_and_runs_with_dynamic_batch(tmp
 
     weights_dir.chmod(0o555)  # read-only weights folder: the export goes to the cache
     try:
-        path = cached_onnx(checkpoint, 'tiny_32x24', build, (24, 32), ('labels', 'confidence'),
-                           cache_dir=cache)
+        path = cached_export(checkpoint, 'tiny_32x24', build, (24, 32),
+                             ('labels', 'confidence'), cache_dir=cache)
         assert path.parent == cache and path.is_file() and len(built) == 1
-        assert cached_onnx(checkpoint, 'tiny_32x24', build, (24, 32),
-                           ('labels', 'confidence'), cache_dir=cache) == path
+        assert cached_export(checkpoint, 'tiny_32x24', build, (24, 32),
+                             ('labels', 'confidence'), cache_dir=cache) == path
         assert len(built) == 1  # found, not exported again
     finally:
         weights_dir.chmod(0o755)
     checkpoint.write_bytes(b'another checkpoint')  # new weights: a new file
-    other = cached_onnx(checkpoint, 'tiny_32x24', build, (24, 32), ('labels', 'confidence'),
-                        cache_dir=cache)
+    other = cached_export(checkpoint, 'tiny_32x24', build, (24, 32), ('labels', 'confidence'),
+                          cache_dir=cache)
     assert other != path and other.parent == weights_dir and len(built) == 2
     assert cache_candidates(checkpoint, 'tiny_32x24', cache)[0] == other
 

@@ -56,7 +56,7 @@ def resolve_engine(requested: str, device: torch.device) -> str:
             names the install command), or OpenVINO asked for on CUDA.
 
     """
-    requested = (requested or 'auto').strip().lower()
+    requested = _normalised(requested)
     if requested not in ENGINE_CHOICES:
         raise BackendError(f'engine must be one of {", ".join(ENGINE_CHOICES)}, '
                            f'got {requested!r}')
@@ -74,6 +74,11 @@ def resolve_engine(requested: str, device: torch.device) -> str:
         raise BackendError("engine 'openvino' runs on the CPU here; use device cpu, or engine "
                            'onnxruntime / torch on CUDA')
     return requested
+
+
+def _normalised(requested: str) -> str:
+    """Return an engine request as ``resolve_engine`` reads it (empty: ``'auto'``; any case)."""
+    return (requested or 'auto').strip().lower()
 
 
 def _ort_gpu_providers() -> Tuple[str, ...]:
@@ -277,7 +282,7 @@ def create_requested_engine(requested: str, device: torch.device, half: bool,
         return create_engine(name, device, half, build_graph, export, openvino_precision,
                              trt_cache_dir)
     except BackendError as error:
-        if (requested or 'auto').strip().lower() != 'auto' or name == 'torch':
+        if _normalised(requested) != 'auto' or name == 'torch':
             raise
         _LOG.warning('engine auto: %s failed (%s); running torch instead', name, error)
         return create_engine('torch', device, half, build_graph, export)

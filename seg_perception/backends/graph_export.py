@@ -92,14 +92,6 @@ def cached_export(weights_path: Path, variant: str, build_graph: Callable[[], ob
     return target
 
 
-def cached_onnx(weights_path: Path, variant: str, build_graph: Callable[[], object],
-                example_shape: Sequence[int], output_names: Sequence[str],
-                cache_dir: Optional[Path] = None) -> Path:
-    """Return the ONNX file of the graph: ``cached_export`` in format ``'onnx'``."""
-    return cached_export(weights_path, variant, build_graph, example_shape, output_names,
-                         cache_dir, 'onnx')
-
-
 def _writable(folder: Path) -> bool:
     """Whether we may add files to ``folder`` (created if missing).
 
