@@ -38,11 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
             ('lanes', lane_eval,
              'TuSimple accuracy / CULane F1 of the lane lines, lane-id stability'),
             ('boxes', box_eval, '2D recall / precision of instance boxes against KITTI label_2')):
-        sub_parser = evaluations.add_parser(
-            name, help=text, description=module.__doc__,
-            formatter_class=argparse.RawDescriptionHelpFormatter)
-        module.add_arguments(sub_parser)
-        sub_parser.set_defaults(handler=module.run)
+        _add_command(evaluations, name, module, text)
 
     for name, module, text in (
             ('make-bag', make_bag, 'image folder or video -> rosbag2 of camera images'),
@@ -51,17 +47,22 @@ def build_parser() -> argparse.ArgumentParser:
             ('render', render, 'overlay video or PNG sequence of a result bag'),
             ('replay', replay, "publish a bag's camera topics into the ROS graph"),
             ('soak', soak, 'publish a fast camera into the node for minutes; RSS and latency')):
-        sub_parser = commands.add_parser(
-            name, help=text, description=module.__doc__,
-            formatter_class=argparse.RawDescriptionHelpFormatter)
-        module.add_arguments(sub_parser)
-        sub_parser.set_defaults(handler=module.run)
+        _add_command(commands, name, module, text)
 
     bench_parser = commands.add_parser('bench', help='print the benchmark table',
                                        description=bench.__doc__)
     bench.add_arguments(bench_parser)
     bench_parser.set_defaults(handler=bench.run)
     return parser
+
+
+def _add_command(subparsers, name: str, module, text: str) -> None:
+    """Register ``module`` (its ``add_arguments`` and ``run``) as sub-command ``name``."""
+    sub_parser = subparsers.add_parser(
+        name, help=text, description=module.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    module.add_arguments(sub_parser)
+    sub_parser.set_defaults(handler=module.run)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
