@@ -2,27 +2,13 @@
 
 import numpy as np
 import pytest
+from test_tracker import box_at, CAR, DT_NS, PERSON, seg
 
-from seg_perception import taxonomy
 from seg_perception.pipeline import Pipeline
-from seg_perception.structures import Frame, Segment
+from seg_perception.structures import Frame
 from seg_perception.tracking import ClassSettings, Tracker, TrackerConfig, TrackIdCounter
 
-CAR = taxonomy.class_id('car')
-PERSON = taxonomy.class_id('person')
-DT_NS = 100_000_000  # 10 Hz
-
 pytestmark = pytest.mark.timeout(60)
-
-
-def seg(box, class_id=CAR, score=0.9, segment_id=1):
-    x0, y0, x1, y1 = (float(v) for v in box)
-    return Segment(segment_id=segment_id, class_id=class_id, score=score, bbox=(x0, y0, x1, y1),
-                   area=(x1 - x0) * (y1 - y0))
-
-
-def box_at(x, y, w=40.0, h=30.0):
-    return (x, y, x + w, y + h)
 
 
 def test_observation_centric_re_update_restarts_velocity_from_observations():
