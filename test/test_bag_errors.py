@@ -5,6 +5,7 @@ import shutil
 
 from bag_damage import (drop_message_counts, make_small_bag, scribble, small_frames, truncate)
 from fake_segmenters import BoxSegmenter
+from params_files import write_espnetv2_params
 import pytest
 
 from seg_perception.pipeline import Pipeline
@@ -153,9 +154,7 @@ def test_frame_progress_bar_shows_frames_and_rate(capsys):
 def test_process_cli_damage_after_model_load_exits_1(tmp_path, good_bags, capsys,
                                                      espnetv2_weights_dir):
     """The real network loads, the reader fails mid-bag: one line, exit 1, no output left."""
-    params = tmp_path / 'small.yaml'
-    params.write_text('/**:\n  ros__parameters:\n    input_width: 256\n    input_height: 128\n'
-                      "    device: cpu\n    backend: espnetv2\n    detector: ''\n")
+    params = write_espnetv2_params(tmp_path / 'small.yaml', 256, 128)
     bag = damaged_copy(good_bags['sqlite3'][0], tmp_path / 'bag', scribble)
     out = tmp_path / 'out'
     assert cli.main(['process', str(bag), str(out), '--params-file', str(params),

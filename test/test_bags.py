@@ -7,6 +7,7 @@ import cv2
 from fake_segmenters import BoxSegmenter
 from mcap.reader import make_reader
 import numpy as np
+from params_files import write_espnetv2_params
 import pytest
 from rclpy.serialization import deserialize_message, serialize_message
 from rosbags.interfaces import QosDurability
@@ -93,10 +94,7 @@ def stamp_ns(msg) -> int:
 @pytest.fixture(scope='module')
 def small_params(tmp_path_factory) -> Path:
     """Parameter file: ESPNetv2 alone with a 512x256 input on the CPU (cheaper than default)."""
-    path = tmp_path_factory.mktemp('params') / 'small.yaml'
-    path.write_text('/**:\n  ros__parameters:\n    input_width: 512\n    input_height: 256\n'
-                    "    device: cpu\n    backend: espnetv2\n    detector: ''\n")
-    return path
+    return write_espnetv2_params(tmp_path_factory.mktemp('params') / 'small.yaml', 512, 256)
 
 
 def test_make_bag_writes_sorted_stamped_frames_in_both_storages(tmp_path):
@@ -126,16 +124,22 @@ distortion_coefficients: {rows: 1, cols: 5, data: [-0.1, 0.01, 0.0, 0.0, 0.0]}
 '''
 
 
-def test_make_bag_camera_info_shares_each_frames_header(tmp_path):
+def calibrated_bag(tmp_path: Path, frames: int) -> Path:
+    """Write a bag of ``frames`` CamVid images on /cam/front with CALIBRATION_YAML's info."""
     calibration = tmp_path / 'front.yaml'
     calibration.write_text(CALIBRATION_YAML)
     source = tmp_path / 'frames'
     source.mkdir()
-    for path in camvid_images(2):
+    for path in camvid_images(frames):
         (source / path.name).symlink_to(path)
     bag = tmp_path / 'bag'
     assert cli.main(['make-bag', str(source), str(bag), '--topic', '/cam/front/image_raw',
                      '--camera-info', str(calibration), '--start', str(START_NS / 1e9)]) == 0
+    return bag
+
+
+def test_make_bag_camera_info_shares_each_frames_header(tmp_path):
+    bag = calibrated_bag(tmp_path, 2)
     messages = read_rosbags(bag)
     images, infos = messages['/cam/front/image_raw'], messages['/cam/front/camera_info']
     assert [t for t, _ in infos] == [t for t, _ in images]
@@ -156,15 +160,7 @@ def test_make_bag_camera_info_shares_each_frames_header(tmp_path):
 
 
 def test_process_lifts_objects_3d_as_the_node_when_camera_info_is_in_the_bag(tmp_path):
-    calibration = tmp_path / 'front.yaml'
-    calibration.write_text(CALIBRATION_YAML)
-    source = tmp_path / 'frames'
-    source.mkdir()
-    for path in camvid_images(3):
-        (source / path.name).symlink_to(path)
-    bag = tmp_path / 'bag'
-    assert cli.main(['make-bag', str(source), str(bag), '--topic', '/cam/front/image_raw',
-                     '--camera-info', str(calibration), '--start', str(START_NS / 1e9)]) == 0
+    bag = calibrated_bag(tmp_path, 3)
     # Looking 0.1 rad down, the fake car's lower edge (the middle row) is about 10 m ahead.
     settings = read_file_settings(None, {'camera_poses': [0.0, 0.0, 1.65, 0.0, 0.1, 0.0],
                                          'base_frame': 'vehicle'})

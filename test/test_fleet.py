@@ -12,6 +12,7 @@ import time
 
 from bag_damage import drop_message_counts, make_small_bag, small_frames, truncate
 import numpy as np
+from params_files import write_espnetv2_params
 import pytest
 
 from seg_perception.ros import bag_io, result_bag
@@ -93,10 +94,7 @@ def fleet_in(tmp_path_factory) -> Path:
 @pytest.fixture(scope='module')
 def small_params(tmp_path_factory) -> Path:
     """Parameter file: ESPNetv2 at 256x128 on the CPU."""
-    path = tmp_path_factory.mktemp('params') / 'small.yaml'
-    path.write_text('/**:\n  ros__parameters:\n    input_width: 256\n    input_height: 128\n'
-                    "    device: cpu\n    backend: espnetv2\n    detector: ''\n")
-    return path
+    return write_espnetv2_params(tmp_path_factory.mktemp('params') / 'small.yaml', 256, 128)
 
 
 def copy_inputs(fleet_in: Path, target: Path, bags=GOOD + BROKEN) -> Path:
