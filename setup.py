@@ -18,7 +18,7 @@ setup(
         ('share/' + PACKAGE + '/rviz', glob('rviz/*.rviz')),
         ('share/' + PACKAGE + '/dds', glob('dds/*.xml')),
     ],
-    install_requires=['numpy', 'opencv-python-headless', 'torch'],
+    install_requires=['numpy', 'opencv-python-headless', 'torch', 'connected-components-3d'],
     zip_safe=True,
     maintainer='seg_perception maintainers',
     maintainer_email='maintainers@seg-perception.invalid',

@@ -55,3 +55,51 @@ def test_no_things_gives_no_segments():
     result = panoptic_from_semantic(semantic, image_size=(10, 10))
     assert result.segments == ()
     assert not result.instance_map.any()
+
+
+def test_touching_classes_split_like_one_labelling_per_class():
+    """Random maps where classes touch everywhere: same instances as one pass per class."""
+    from seg_perception.backends.postprocess_reference import panoptic_from_semantic as per_class
+    rng = np.random.default_rng(7)
+    values = np.array([ROAD, CAR, PERSON, taxonomy.class_id('bicycle'), taxonomy.UNLABELED],
+                      dtype=np.uint8)
+    for trial in range(40):
+        height, width = (int(v) for v in rng.integers(1, 70, 2))
+        semantic = rng.choice(values, size=(height, width), p=[0.4, 0.3, 0.15, 0.1, 0.05])
+        if trial % 2:  # blobs larger than one pixel, still touching each other
+            semantic = np.kron(semantic, np.ones((2, 3), dtype=np.uint8))
+        coarse_scores = rng.random(((semantic.shape[0] + 1) // 2,
+                                    (semantic.shape[1] + 1) // 2)).astype(np.float32)
+        scores = np.kron(coarse_scores, np.ones((2, 2), np.float32))[:semantic.shape[0],
+                                                                     :semantic.shape[1]]
+        image_size = (semantic.shape[0] * 3, semantic.shape[1] * 2)
+        result = panoptic_from_semantic(semantic, image_size, 30.0, coarse_scores, 2)
+        expected = per_class(semantic, image_size, 30.0, scores)
+        # The reference numbers regions in OpenCV's order: match them through the maps.
+        pairs = np.unique(np.stack([expected.instance_map.ravel(),
+                                    result.instance_map.ravel()]), axis=1)
+        assert len(set(pairs[0])) == len(set(pairs[1])) == pairs.shape[1]  # one to one
+        new_id = dict(zip(pairs[0].tolist(), pairs[1].tolist()))
+        found = {s.segment_id: s for s in result.segments}
+        assert len(found) == len(expected.segments)
+        for segment in expected.segments:
+            match = found[new_id[segment.segment_id]]
+            assert (match.class_id, match.bbox, match.area) == \
+                (segment.class_id, segment.bbox, segment.area)
+            assert abs(match.score - segment.score) < 1e-6
+        order = [(s.class_id, int(np.flatnonzero(result.instance_map == s.segment_id)[0]))
+                 for s in result.segments]
+        assert order == sorted(order)  # by class, then first pixel in raster order
+        assert [s.segment_id for s in result.segments] == list(range(1, len(found) + 1))
+        assert len(result.segments) > 0 or not np.isin(semantic, [CAR, PERSON]).any()
+
+
+def test_a_class_that_touches_another_at_a_corner_stays_two_instances():
+    semantic = np.full((6, 6), ROAD, dtype=np.uint8)
+    semantic[0:3, 0:3] = CAR
+    semantic[3:6, 3:6] = PERSON   # touches the car diagonally only
+    semantic[3:6, 0:2] = CAR      # touches the first car along an edge
+    result = panoptic_from_semantic(semantic, image_size=(6, 6), min_area_px=1)
+    assert sorted((s.class_id, s.area) for s in result.segments) == \
+        sorted([(CAR, 15.0), (PERSON, 9.0)])
+    assert set(np.unique(result.instance_map)) == {0, 1, 2}
