@@ -17,6 +17,7 @@ from seg_perception.backends.graph import ArgmaxLabelHead, BinaryHeadsLabelHead,
     SegmentationGraph
 from seg_perception.backends.graph_export import cache_candidates, cached_export
 from seg_perception.components import panoptic_from_semantic
+from seg_perception.pipeline import resize_labels
 
 TABLE = label_sets.cityscapes_train_id_table()[:20].copy()
 CPU = torch.device('cpu')
@@ -115,7 +116,10 @@ def test_instances_at_the_label_stride_equal_instances_of_the_repeated_labels(
     image = read_rgb(cityscapes_frame)
     labels, confidence = backend.infer_labels([image])
     assert backend.label_stride == 2 and labels.shape == (1, 256, 512)
-    result = backend.panoptic(labels[0], confidence[0], image.shape[:2])
+    at_stride = backend.panoptic(labels[0], confidence[0], image.shape[:2])
+    result = backend.panoptic(labels[0], confidence[0], image.shape[:2], at_input_size=True)
+    assert at_stride.segments == result.segments
+    np.testing.assert_array_equal(at_stride.semantic, labels[0])
     repeated = labels[0].repeat(2, axis=0).repeat(2, axis=1)
     expected = panoptic_from_semantic(repeated, image.shape[:2], 64.0, confidence[0], 4)
     assert len(expected.segments) > 5  # the test means something only with many instances
@@ -125,6 +129,13 @@ def test_instances_at_the_label_stride_equal_instances_of_the_repeated_labels(
         [s.score for s in expected.segments], rel=1e-6)  # float32 means over other counts
     np.testing.assert_array_equal(result.semantic, repeated)
     np.testing.assert_array_equal(result.instance_map, expected.instance_map)
+    # The pipeline's resize of the stride-2 maps gives the pixels of the repeated maps.
+    for height, width in ((1080, 1920), (720, 1280), (360, 480), (375, 1242), (513, 1000)):
+        for coarse, fine in ((at_stride.semantic, result.semantic),
+                             (at_stride.instance_map.astype(np.uint16),
+                              result.instance_map.astype(np.uint16))):
+            np.testing.assert_array_equal(resize_labels(coarse, height, width),
+                                          resize_labels(fine, height, width))
 
 
 @pytest.mark.timeout(30)

@@ -184,5 +184,14 @@ class Segmenter(abc.ABC):
 
         """
 
+    def keep_maps_at_input_size(self) -> None:
+        """Return label maps at the network's input size from now on.
+
+        A backend whose labels come at a coarser stride (ESPNetv2: 2) returns its maps at that
+        stride otherwise, and the pipeline resizes them to the image once. Wrappers that paint
+        or fuse at the working resolution (composite lanes, detection fusion) call this. The
+        default does nothing: the maps already are at the input size.
+        """
+
     def release(self) -> None:
         """Free large buffers and accelerator memory; the default does nothing."""

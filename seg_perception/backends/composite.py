@@ -33,6 +33,7 @@ class CompositeBackend(Segmenter):
             raise BackendError('composite backend: name at least one class to paint')
         self.primary = primary
         self.secondary = secondary
+        primary.keep_maps_at_input_size()  # the painted lane lines need its full resolution
         self.paint_ids = tuple(sorted({taxonomy.class_id(name) for name in paint_classes}))
         missing = set(self.paint_ids) - set(secondary.class_ids)
         if missing:

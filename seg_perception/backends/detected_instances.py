@@ -74,6 +74,7 @@ class DetectionFusionSegmenter(Segmenter):
     def __init__(self, semantic: Segmenter, detector, detector_options: DetectorOptions,
                  fusion: FusionOptions = FusionOptions()):
         self.semantic = semantic
+        semantic.keep_maps_at_input_size()  # the fusion works at the working resolution
         self.detector = detector
         self.detector_options = detector_options
         self.fusion = fusion

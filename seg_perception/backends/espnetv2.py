@@ -98,6 +98,7 @@ class ESPNetv2Backend(Segmenter):
             trt_cache_dir=default_cache_dir() / 'tensorrt')
         self.resize = BatchResizer(self.input_size)
         self._lock = threading.Lock()
+        self._maps_at_input_size = False
 
     @property
     def class_ids(self) -> Tuple[int, ...]:
@@ -162,30 +163,41 @@ class ESPNetv2Backend(Segmenter):
                      for i in range(len(images)))
 
     def panoptic(self, labels: np.ndarray, confidence: np.ndarray,
-                 image_size: Tuple[int, int]) -> PanopticResult:
-        """Instances of one frame's engine outputs, as a result at the network's input size.
+                 image_size: Tuple[int, int], at_input_size: bool = None) -> PanopticResult:
+        """Instances of one frame's engine outputs.
 
         Connected components run on the labels as the engine gives them, at 1 / k of the
         input size: the same instances, boxes, areas and scores as at the input size (a
         k x k repetition keeps 8-connectivity; each pixel weighs k x k), for 1 / k^2 of the
-        pixels (4.2 -> 2.7 ms for a 1080p Cityscapes frame here, k = 2). Both maps are then
-        repeated k x k.
+        pixels. The maps stay at that stride: the pipeline's nearest-neighbour resize to the
+        image gives the same pixels as repeating them k x k first (it picks source pixel
+        floor((x + 0.5) * s) at scale s, and floor(floor(v) / k) = floor(v / k)), without the
+        repeat and with the track-id lookup on 1 / k^2 of the pixels. After
+        ``keep_maps_at_input_size`` both maps are repeated k x k to the input size.
 
         Args:
             labels: (h / k, w / k) uint8 canonical ids, as from ``infer_labels``.
             confidence: (ceil(h/4), ceil(w/4)) float32, as from ``infer_labels``.
             image_size: (H, W) of the input image (boxes and areas are in its pixels).
+            at_input_size: repeat the maps to the input size (None: as set by
+                ``keep_maps_at_input_size``).
 
         """
         result = panoptic_from_semantic(
             labels, image_size, self._options.min_instance_area_px, confidence,
             score_stride=CONFIDENCE_STRIDE // self.label_stride)
-        if self.label_stride == 1:
+        if at_input_size is None:
+            at_input_size = self._maps_at_input_size
+        if self.label_stride == 1 or not at_input_size:
             return result
         width, height = self.input_size
         return dataclasses.replace(
             result, semantic=_repeat(result.semantic, width, height),
             instance_map=_repeat(result.instance_map, width, height))
+
+    def keep_maps_at_input_size(self) -> None:
+        """Repeat the label maps k x k to the input size (see ``Segmenter``)."""
+        self._maps_at_input_size = True
 
     def release(self) -> None:
         """Drop the engine and free accelerator memory."""

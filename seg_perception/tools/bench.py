@@ -116,8 +116,13 @@ def run(args: argparse.Namespace) -> int:
             return 1
         results['device'] = str(backend.device)
         results['engine'] = backend.engine.description
-    # Segmented now: the e2e section's node releases the backend's engine when it stops.
-    detector_primary = backend.segment([rgb])[0] if 'detector' in sections else None
+    # Segmented now: the e2e section's node releases the backend's engine when it stops. At the
+    # network's input size, as the detector wrapper has it (the fusion works at that size).
+    detector_primary = None
+    if 'detector' in sections:
+        labels, confidence = backend.infer_labels([rgb])
+        detector_primary = backend.panoptic(labels[0], confidence[0], rgb.shape[:2],
+                                            at_input_size=True)
     if 'node' in sections:
         results['node_ms'] = {}
         for size, width, height in NODE_SIZES:
