@@ -3,7 +3,9 @@
 The one way the node, ``process``, ``fleet`` and ``bench`` assemble them.
 """
 
-from typing import Optional
+from typing import Callable, Optional, Tuple
+
+import numpy as np
 
 from seg_perception.backends.base import Segmenter
 from seg_perception.backends.registry import create_backend
@@ -23,7 +25,9 @@ def build_segmenter(settings: NodeSettings) -> Segmenter:
 
 
 def build_pipeline(settings: NodeSettings, segmenter: Optional[Segmenter] = None,
-                   track_ids: Optional[TrackIdCounter] = None) -> Pipeline:
+                   track_ids: Optional[TrackIdCounter] = None,
+                   allocate_labels: Callable[[Tuple[int, int], type], np.ndarray] = np.zeros
+                   ) -> Pipeline:
     """Return the pipeline of the settings: their segmenter and one tracker per camera.
 
     Args:
@@ -31,9 +35,11 @@ def build_pipeline(settings: NodeSettings, segmenter: Optional[Segmenter] = None
         segmenter: an already loaded segmenter; built from the settings when None.
         track_ids: where every camera's tracker takes its ids; a new counter when None. Give
             the same counter to pipelines that must never reuse each other's ids.
+        allocate_labels: allocator of the full-resolution output maps (see ``Pipeline``).
 
     """
     segmenter = segmenter if segmenter is not None else build_segmenter(settings)
     ids = track_ids if track_ids is not None else TrackIdCounter()
     tracker_config = settings.tracker
-    return Pipeline(segmenter, lambda: Tracker(tracker_config, ids))
+    return Pipeline(segmenter, lambda: Tracker(tracker_config, ids),
+                    allocate_labels=allocate_labels)

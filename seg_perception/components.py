@@ -71,10 +71,10 @@ def panoptic_from_semantic(
     top, left = int(rows[0]), int(cols[0])
     crop = things[top:rows[-1] + 1, left:cols[-1] + 1]
     crop_width = crop.shape[1]
-    labels, count = cc3d.connected_components(crop, connectivity=8, return_N=True,
-                                              out_dtype=np.uint32)
+    # uint16 labels where cc3d's bound on the count allows (nearly always), else uint32.
+    labels, count = cc3d.connected_components(crop, connectivity=8, return_N=True)
     # The thing pixels in raster order (flat indices into the crop) and their region labels.
-    inside = np.flatnonzero(labels)
+    inside = np.flatnonzero(crop)
     inside_labels = labels.ravel()[inside]
     areas = np.bincount(inside_labels, minlength=count + 1)
     kept = np.flatnonzero(areas * pixel_area >= min_area_px)
@@ -97,7 +97,9 @@ def panoptic_from_semantic(
     kept = kept[np.lexsort((first_pixel, class_of))]
     segment_of = np.zeros(count + 1, dtype=np.int32)
     segment_of[kept] = np.arange(1, kept.size + 1, dtype=np.int32)
-    instance_map[top:top + crop.shape[0], left:left + crop_width] = np.take(segment_of, labels)
+    # mode='clip' writes straight into the strided window; 'raise' would buffer a copy.
+    np.take(segment_of, labels, mode='clip',
+            out=instance_map[top:top + crop.shape[0], left:left + crop_width])
     if scores is None:
         mean_scores = np.ones(kept.size)
     else:

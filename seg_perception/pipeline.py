@@ -52,12 +52,17 @@ class Pipeline:
         lane_config: settings of the lane stage (one ``LaneExtractor`` per camera), which runs
             when the backend finds lane lines itself or outputs ``lane_marking``; None: no
             lane lines.
+        allocate_labels: ``allocate_labels((H, W), dtype)`` returns a new zero-filled array
+            for a full-resolution output map (the ROS node passes one whose memory becomes the
+            published message's data without a copy); ``numpy.zeros`` by default.
 
     """
 
     def __init__(self, segmenter: Segmenter, tracker_factory: Callable[[], InstanceTracker],
-                 lane_config: LaneConfig = LaneConfig()):
+                 lane_config: LaneConfig = LaneConfig(),
+                 allocate_labels: Callable[[Tuple[int, int], type], np.ndarray] = np.zeros):
         self.segmenter = segmenter
+        self._allocate_labels = allocate_labels
         self._tracker_factory = tracker_factory
         self._trackers: Dict[str, InstanceTracker] = {}
         self._lane_config = lane_config
@@ -164,20 +169,32 @@ class Pipeline:
                 track_id=int(track_id), class_id=segment.class_id, score=segment.score,
                 bbox=segment.bbox))
         height, width = frame.size
-        semantic = resize_labels(panoptic.semantic, height, width)
+        semantic = resize_labels(panoptic.semantic, height, width, self._allocate_labels)
         if objects:
             # np.take: 0.4 ms at 1024x512 where fancy indexing took 0.85 ms
             instances = resize_labels(np.take(segment_to_value, panoptic.instance_map),
-                                      height, width)
-        else:  # nothing tracked: no lookup, no resize (the zeros are allocated lazily)
-            instances = np.zeros((height, width), dtype=np.uint16)
+                                      height, width, self._allocate_labels)
+        else:  # nothing tracked: no lookup, no resize
+            instances = self._allocate_labels((height, width), np.uint16)
         return FrameResult(
             frame=frame, semantic=semantic, instances=instances, objects=tuple(objects),
             warnings=warnings)
 
 
-def resize_labels(labels: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Nearest-neighbour resize of a (h, w) uint8 or uint16 label map to (height, width)."""
+def resize_labels(labels: np.ndarray, height: int, width: int,
+                  allocate: Callable[[Tuple[int, int], type], np.ndarray] = None) -> np.ndarray:
+    """Nearest-neighbour resize of a (h, w) uint8 or uint16 label map to (height, width).
+
+    Args:
+        labels: the map; returned as is when it has the size already.
+        height: rows of the result.
+        width: columns of the result.
+        allocate: ``allocate((height, width), dtype)`` returns the array written into; a new
+            one from OpenCV when None.
+
+    """
     if labels.shape == (height, width):
         return labels
-    return cv2.resize(labels, (width, height), interpolation=cv2.INTER_NEAREST_EXACT)
+    resized = None if allocate is None else allocate((height, width), labels.dtype)
+    return cv2.resize(labels, (width, height), dst=resized,
+                      interpolation=cv2.INTER_NEAREST_EXACT)

@@ -7,7 +7,8 @@ from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
 from seg_perception.ros.conversions import (array_to_image_msg, compressed_msg_to_rgb,
-                                            image_msg_to_rgb, ImageConversionError)
+                                            image_msg_to_rgb, ImageConversionError,
+                                            message_backed_array)
 
 RNG = np.random.default_rng(7)
 RGB = RNG.integers(0, 256, (6, 5, 3), dtype=np.uint8)
@@ -98,3 +99,25 @@ def test_odd_width_422_image_is_rejected_with_the_reason():
     msg = _image(np.zeros((2, 3, 2), np.uint8), 'uyvy')
     with pytest.raises(ImageConversionError, match='uyvy image 3x2 cannot be converted'):
         image_msg_to_rgb(msg)
+
+
+def test_a_message_backed_array_becomes_the_message_data_without_a_copy():
+    from rclpy.serialization import deserialize_message, serialize_message
+    header = Header(frame_id='cam_optical')
+    ids = message_backed_array((6, 5), np.uint16)
+    assert ids.dtype == np.uint16 and not ids.any()  # zero-filled
+    ids[:] = RNG.integers(0, 65535, (6, 5), dtype=np.uint16)
+    msg = array_to_image_msg(ids, header, 'mono16')
+    ids[0, 0] = 7  # the message shares the array's memory
+    assert np.frombuffer(msg.data, '<u2')[0] == 7
+    decoded = deserialize_message(serialize_message(msg), Image)
+    assert (decoded.encoding, decoded.height, decoded.width, decoded.step) == \
+        ('mono16', 6, 5, 10)
+    np.testing.assert_array_equal(np.frombuffer(bytes(decoded.data), '<u2').reshape(6, 5), ids)
+    # A part of such an array, or a plain array, is copied: later writes do not reach it.
+    for pixels in (ids[1:], ids[:, :3], RNG.integers(0, 255, (4, 4), dtype=np.uint8)):
+        encoding = 'mono16' if pixels.dtype == np.uint16 else 'mono8'
+        msg = array_to_image_msg(pixels, header, encoding)
+        before = bytes(msg.data)
+        pixels[0, 0] += 1
+        assert bytes(msg.data) == before

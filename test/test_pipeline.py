@@ -114,3 +114,17 @@ def test_stamp_going_backwards_resets_that_cameras_tracker_with_a_warning():
     # A confirmed id is never given again, even after the reset.
     assert first.objects and looped.objects
     assert looped.objects[0].track_id > first.objects[0].track_id
+
+
+def test_full_resolution_maps_are_written_into_the_given_allocator_arrays():
+    made = []
+
+    def allocate(shape, dtype):
+        made.append(np.zeros(shape, dtype))
+        return made[-1]
+
+    result = Pipeline(MovingCarSegmenter(), CountingTracker,
+                      allocate_labels=allocate).process(_frame('/cam', 1))
+    assert [a.dtype for a in made] == [np.uint8, np.uint16]
+    assert result.semantic is made[0] and result.instances is made[1]
+    assert (result.instances[24:42, 12:36] == 1).all() and (made[0] == result.semantic).all()

@@ -16,7 +16,8 @@ from seg_perception.backends.espnetv2 import (_IMAGENET_MEAN, _IMAGENET_STD,
                                               ESPNetv2Backend)
 from seg_perception.build import build_pipeline
 from seg_perception.overlay import object_labels, render_overlay
-from seg_perception.ros.conversions import array_to_image_msg, image_msg_to_rgb
+from seg_perception.ros.conversions import (array_to_image_msg, image_msg_to_rgb,
+                                            message_backed_array)
 from seg_perception.ros.driver import make_camera_msg, ns_to_header
 from seg_perception.ros.parameters import output_qos
 from seg_perception.settings import default_values, settings_from_values
@@ -76,15 +77,19 @@ def node_overhead(backend: ESPNetv2Backend, rgb: np.ndarray, repeats: int = 5
         graph's argmax + lookup + confidence, part of ``network`` (shown, not summed).
         ``before`` times the pre-issue-14 host path (``backends.postprocess_reference``):
         torch normalisation on the host, argmax + repeated confidence, one
-        ``connectedComponentsWithStats`` per thing class, lookup + resize of both maps always;
-        its conversion and publish stages are the same code as now.
+        ``connectedComponentsWithStats`` per thing class, lookup + resize of both maps always,
+        and a conversion that copies the maps into the messages (once: the code before this
+        issue copied twice, the second time in rclpy's ``data`` setter); ``after`` resizes
+        into ``message_backed_array`` buffers, as the node does, which the messages take
+        without a copy. The publish stage is the same code for both.
 
     """
     header = ns_to_header(1_000_000_000, 'camera')
     msg_rgb8 = make_camera_msg(rgb, header, 'rgb8')
     msg_bgr8 = make_camera_msg(rgb, header, 'bgr8')
     min_area = backend._options.min_instance_area_px
-    pipeline = build_pipeline(settings_from_values(default_values()), backend)
+    pipeline = build_pipeline(settings_from_values(default_values()), backend,
+                              allocate_labels=message_backed_array)  # as the node does
     batch = backend.resize([rgb]).copy()
     labels, confidence = backend.engine.run(batch)
     panoptic = backend.panoptic(labels[0], confidence[0], rgb.shape[:2])
@@ -106,6 +111,7 @@ def node_overhead(backend: ESPNetv2Backend, rgb: np.ndarray, repeats: int = 5
     old_panoptic = reference.panoptic_from_semantic(old_labels[0], rgb.shape[:2], min_area,
                                                     old_confidence[0])
     values = np.arange(len(old_panoptic.segments) + 1, dtype=np.uint16)
+    plain_maps = (np.array(result.semantic), np.array(result.instances))  # copied on conversion
 
     def label_head():
         with torch.inference_mode():
@@ -116,8 +122,6 @@ def node_overhead(backend: ESPNetv2Backend, rgb: np.ndarray, repeats: int = 5
     shared = {
         'conversion_in_rgb8': lambda: image_msg_to_rgb(msg_rgb8),
         'conversion_in_bgr8': lambda: image_msg_to_rgb(msg_bgr8),
-        'conversion_out': lambda: (array_to_image_msg(result.semantic, header, 'mono8'),
-                                   array_to_image_msg(result.instances, header, 'mono16')),
         'overlay': lambda: array_to_image_msg(
             render_overlay(rgb, result.semantic, result.instances, 0.5,
                            object_labels(result.objects)), header, 'rgb8'),
@@ -128,6 +132,8 @@ def node_overhead(backend: ESPNetv2Backend, rgb: np.ndarray, repeats: int = 5
         'label_head_in_graph': label_head,
         'instances': lambda: backend.panoptic(labels[0], confidence[0], rgb.shape[:2]),
         'track_and_resize': lambda: pipeline._track_and_resize(frame, panoptic),
+        'conversion_out': lambda: (array_to_image_msg(result.semantic, header, 'mono8'),
+                                   array_to_image_msg(result.instances, header, 'mono16')),
     }
     before = {
         'preprocess': lambda: (
@@ -140,6 +146,8 @@ def node_overhead(backend: ESPNetv2Backend, rgb: np.ndarray, repeats: int = 5
         'track_and_resize': lambda: (
             old_tracker.update(old_panoptic.segments, 1),
             reference.instances_at_input_size(old_panoptic, values, *rgb.shape[:2])),
+        'conversion_out': lambda: (array_to_image_msg(plain_maps[0], header, 'mono8'),
+                                   array_to_image_msg(plain_maps[1], header, 'mono16')),
     }
     return in_worker_thread(lambda: _time_stages(shared, before, after, result, header,
                                                  repeats))

@@ -136,21 +136,68 @@ def array_to_image_msg(pixels: np.ndarray, header: Header, encoding: str) -> Ima
         raise ValueError(
             f'{encoding} needs a {ndim}-D {np.dtype(dtype).name} array, got {pixels.shape} '
             f'{pixels.dtype}')
+    backing = _backing_buffer(pixels)
     pixels = np.ascontiguousarray(pixels)
     if pixels.dtype.byteorder == '>':
         pixels = pixels.astype(pixels.dtype.newbyteorder('<'))
-    msg = Image()
+        backing = None
+    # With field checks on, rclpy's ``data`` setter keeps an array.array as it is; without
+    # them (its default) it copies any value into a new one.
+    msg = Image(check_fields=True)
     msg.header = header
     msg.height, msg.width = int(pixels.shape[0]), int(pixels.shape[1])
     msg.encoding = encoding
     msg.is_bigendian = 0
     msg.step = int(pixels.strides[0])
+    if backing is not None:  # made by message_backed_array: the message takes it as is
+        msg.data = backing
+        return msg
     # One memcpy from the array's buffer, as fast as ndarray.copy(): array.array('B',
     # pixels.tobytes()) would copy twice, and a list or bytes would iterate per element.
     data = array.array('B')
     data.frombytes(memoryview(pixels).cast('B'))
     msg.data = data
     return msg
+
+
+def message_backed_array(shape: Tuple[int, ...], dtype) -> np.ndarray:
+    """Return a new zero-filled numpy array whose memory is an ``array.array('B')``.
+
+    ``array_to_image_msg`` gives that ``array.array`` to the message as its ``data`` instead of
+    copying the pixels (rclpy's setter takes an ``array.array`` as is; anything else is copied),
+    so the message shares the array's memory: do not write to the array after converting it.
+    Allocating zeros costs one pass over the memory, the copy it replaces another one plus the
+    copy's allocation (1080p semantic + instances: about 1.2 ms for resize into it against
+    2.0-2.2 ms for resize then copy, measured here).
+
+    Args:
+        shape: the array's shape, e.g. (H, W).
+        dtype: its numpy dtype (native byte order).
+
+    """
+    dtype = np.dtype(dtype)
+    size = int(np.prod(shape)) * dtype.itemsize
+    backing = array.array('B', b'\0') * size  # one memset; bytes(size) then a copy was slower
+    return np.frombuffer(backing, dtype=dtype).reshape(shape)
+
+
+def _backing_buffer(pixels: np.ndarray):
+    """Return the ``array.array`` that holds exactly ``pixels`` (C order, from its start), or None.
+
+    True of arrays made by ``message_backed_array`` and of their full reshaped views.
+    """
+    if not pixels.flags.c_contiguous:
+        return None
+    base = pixels.base
+    while isinstance(base, np.ndarray):
+        base = base.base
+    if isinstance(base, memoryview):  # numpy.frombuffer keeps a memoryview of the array.array
+        base = base.obj
+    if not isinstance(base, array.array) or base.typecode != 'B' or \
+            len(base) != pixels.nbytes or \
+            pixels.__array_interface__['data'][0] != base.buffer_info()[0]:
+        return None
+    return base
 
 
 def _convert_with_cv_bridge(msg: Image) -> np.ndarray:
