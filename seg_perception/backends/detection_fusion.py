@@ -123,11 +123,14 @@ class _Instances:
         self.classes: List[int] = []
         self.scores: List[float] = []
         self.boxes: List[Optional[Tuple[float, float, float, float]]] = []
+        #: Pixels each instance claimed when it was added (slivers joining later not counted).
+        self.areas: List[int] = []
 
-    def add(self, class_id: int, score: float, box) -> int:
+    def add(self, class_id: int, score: float, box, area: int) -> int:
         self.classes.append(int(class_id))
         self.scores.append(float(score))
         self.boxes.append(box)
+        self.areas.append(int(area))
         return len(self.classes)
 
 
@@ -187,7 +190,7 @@ def fuse_detections(semantic: np.ndarray, detections: Detections, image_size: Tu
             class_id = int(detections.class_ids[k])
         else:
             continue
-        segment_id = instances.add(class_id, score, box_box)
+        segment_id = instances.add(class_id, score, box_box, np.count_nonzero(mask))
         claimed[y0:y1, x0:x1][mask] = segment_id
         semantic[y0:y1, x0:x1][mask] = class_id
         groups[y0:y1, x0:x1][mask] = _GROUP[class_id]
@@ -203,7 +206,8 @@ def _add_leftovers(semantic: np.ndarray, instances: _Instances, min_pixels: floa
     """Rule 5: connected components of unclaimed thing pixels join an instance or become one."""
     claimed = instances.map
     detected_count = len(instances.classes)
-    areas = np.bincount(claimed.ravel(), minlength=detected_count + 1)
+    # The detections' areas as claimed (a bincount over the map took 0.5 ms at 1024x512).
+    areas = [0] + instances.areas
     instance_groups = _GROUP[np.array([0] + instances.classes, dtype=np.uint8)]
     # One bounding window per thing class of the unclaimed pixels: components are searched
     # there only (a full-frame connectedComponents per class cost 13 ms each at 1024x512).
@@ -243,7 +247,8 @@ def _add_leftovers(semantic: np.ndarray, instances: _Instances, min_pixels: floa
             if area < leftover_pixels:
                 continue
             score = _primary_score(primary, own, (ya, yb, xa, xb))
-            segment_id = instances.add(int(class_id), 1.0 if score is None else score, None)
+            segment_id = instances.add(int(class_id), 1.0 if score is None else score, None,
+                                       area)
             claimed[ya:yb, xa:xb][own] = segment_id
 
 
