@@ -103,3 +103,16 @@ def test_a_class_that_touches_another_at_a_corner_stays_two_instances():
     assert sorted((s.class_id, s.area) for s in result.segments) == \
         sorted([(CAR, 15.0), (PERSON, 9.0)])
     assert set(np.unique(result.instance_map)) == {0, 1, 2}
+
+
+def test_more_regions_than_a_uint8_lookup_holds():
+    semantic = np.full((60, 60), ROAD, dtype=np.uint8)
+    semantic[::2, ::2] = CAR  # 900 single-pixel cars, none touching another
+    semantic[1::4, 1::4] = PERSON  # 225 persons between them (diagonal neighbours of cars)
+    result = panoptic_from_semantic(semantic, image_size=(60, 60), min_area_px=1)
+    assert len(result.segments) == 900 + 225
+    assert [s.class_id for s in result.segments] == sorted(s.class_id for s in result.segments)
+    for segment in result.segments[::97]:
+        (ys, xs) = np.nonzero(result.instance_map == segment.segment_id)
+        assert ys.size == 1 and semantic[ys[0], xs[0]] == segment.class_id
+        assert segment.bbox == (float(xs[0]), float(ys[0]), xs[0] + 1.0, ys[0] + 1.0)
