@@ -2,6 +2,7 @@
 
 import math
 
+import cv2
 import numpy as np
 import pytest
 
@@ -352,3 +353,35 @@ def test_detector_parameters_reach_the_backend_options():
     assert read_file_settings(None, {'detector': ''}).backend_options.detector.name == ''
     with pytest.raises(ValueError, match='parameter detector'):
         read_file_settings(None, {'detector': 'yolo'})
+
+
+def test_leftover_regions_come_by_class_in_opencvs_order_with_its_boxes_and_areas():
+    """One multi-label pass gives what one connectedComponentsWithStats per class gave."""
+    from scipy import ndimage
+
+    from seg_perception.backends.detection_fusion import _leftover_regions
+    rng = np.random.default_rng(11)
+    for trial in range(60):
+        height, width = (int(v) for v in rng.integers(3, 90, 2))
+        leftover = rng.choice(np.array([0, 0, 0, 9, 14, 20], np.uint8), size=(height, width))
+        if trial % 3 == 0:
+            leftover = cv2.resize(leftover, (width * 2 + 1, height * 3),
+                                  interpolation=cv2.INTER_NEAREST)
+        expected = []
+        for index, window in enumerate(ndimage.find_objects(leftover)):
+            if window is None:
+                continue
+            top, left = max(0, window[0].start - 1), max(0, window[1].start - 1)
+            count, _, stats, _ = cv2.connectedComponentsWithStats(
+                (leftover[top:window[0].stop + 1, left:window[1].stop + 1] == index + 1)
+                .view(np.uint8), connectivity=8, ltype=cv2.CV_32S)
+            expected += [(index, int(a), top + int(y), left + int(x), int(h), int(w))
+                         for x, y, w, h, a in stats[1:]]
+        labels, (top, left), found = _leftover_regions(leftover)
+        assert [(c, a, y, x, h, w) for c, _, a, y, x, h, w in found] == expected
+        for class_id, label, area, y, x, h, w in found:
+            mask = labels == label
+            assert mask.sum() == area
+            assert (leftover[top:top + labels.shape[0], left:left + labels.shape[1]][mask]
+                    == class_id + 1).all()
+    assert _leftover_regions(np.zeros((4, 5), np.uint8)) is None

@@ -36,6 +36,7 @@ Rules (all at the semantic map's working resolution; boxes are scaled to it):
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
+import cc3d
 import cv2
 import numpy as np
 from scipy import ndimage
@@ -209,47 +210,101 @@ def _add_leftovers(semantic: np.ndarray, instances: _Instances, min_pixels: floa
     # The detections' areas as claimed (a bincount over the map took 0.5 ms at 1024x512).
     areas = [0] + instances.areas
     instance_groups = _GROUP[np.array([0] + instances.classes, dtype=np.uint8)]
-    # One bounding window per thing class of the unclaimed pixels: components are searched
-    # there only (a full-frame connectedComponents per class cost 13 ms each at 1024x512).
     # uint8 (class id + 1; ids < 255) and cv2.LUT: 1.3 ms here for what np.where and an int32
-    # map took 4 ms, and find_objects is faster on the narrower type.
+    # map took 4 ms.
     leftover = cv2.LUT(semantic, _THING_PLUS_ONE)
     leftover[claimed != 0] = 0
+    regions = _leftover_regions(leftover)
+    if regions is None:
+        return
+    labels, (top, left), found = regions
     height, width = semantic.shape
-    for index, window in enumerate(ndimage.find_objects(leftover)):
-        if window is None:
+    for class_id, label, area, y, x, h, w in found:
+        if area < min_pixels and detected_count == 0:
             continue
-        class_id = index
-        # one pixel wider than the class's pixels, so that each component's border ring is there
-        top, left = max(0, window[0].start - 1), max(0, window[1].start - 1)
-        window = (slice(top, min(height, window[0].stop + 1)),
-                  slice(left, min(width, window[1].stop + 1)))
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(
-            (leftover[window] == class_id + 1).view(np.uint8), connectivity=8,
-            ltype=cv2.CV_32S)
-        for component in range(1, count):
-            x, y, w, h, area = stats[component]
-            if area < min_pixels and detected_count == 0:
-                continue
-            # the component's window in the crop, one pixel wider (its border ring)
-            ca, cb = max(0, y - 1), min(labels.shape[0], y + h + 1)
-            da, db = max(0, x - 1), min(labels.shape[1], x + w + 1)
-            ya, yb, xa, xb = top + ca, top + cb, left + da, left + db
-            if area < leftover_pixels and not claimed[ya:yb, xa:xb].any():
-                continue  # no instance within its ring to join, too small to be one itself
-            own = labels[ca:cb, da:db] == component
-            host = _touching_instance(own, claimed[ya:yb, xa:xb], instance_groups,
-                                      _GROUP[class_id], detected_count)
-            if host and area < sliver_fraction * areas[host]:
-                claimed[ya:yb, xa:xb][own] = host
-                semantic[ya:yb, xa:xb][own] = instances.classes[host - 1]
-                continue
-            if area < leftover_pixels:
-                continue
-            score = _primary_score(primary, own, (ya, yb, xa, xb))
-            segment_id = instances.add(int(class_id), 1.0 if score is None else score, None,
-                                       area)
-            claimed[ya:yb, xa:xb][own] = segment_id
+        # the component's window, one pixel wider (its border ring)
+        ya, yb = max(0, y - 1), min(height, y + h + 1)
+        xa, xb = max(0, x - 1), min(width, x + w + 1)
+        if area < leftover_pixels and not claimed[ya:yb, xa:xb].any():
+            continue  # no instance within its ring to join, too small to be one itself
+        own = labels[ya - top:yb - top, xa - left:xb - left] == label
+        host = _touching_instance(own, claimed[ya:yb, xa:xb], instance_groups,
+                                  _GROUP[class_id], detected_count)
+        if host and area < sliver_fraction * areas[host]:
+            claimed[ya:yb, xa:xb][own] = host
+            semantic[ya:yb, xa:xb][own] = instances.classes[host - 1]
+            continue
+        if area < leftover_pixels:
+            continue
+        score = _primary_score(primary, own, (ya, yb, xa, xb))
+        segment_id = instances.add(int(class_id), 1.0 if score is None else score, None, area)
+        claimed[ya:yb, xa:xb][own] = segment_id
+
+
+def _leftover_regions(leftover: np.ndarray):
+    """Label the 8-connected regions of each class in ``leftover`` in one pass.
+
+    Args:
+        leftover: (h, w) uint8, a thing class's id + 1 on unclaimed thing pixels, else 0.
+
+    Returns:
+        None when there is no leftover pixel, else ``(labels, (top, left), regions)``:
+        ``labels`` the region labels of the window at (top, left) that holds every leftover
+        pixel and a one-pixel border (clamped to the map), and ``regions`` one tuple
+        ``(class_id, label, area, y, x, height, width)`` per region (box in map pixels), in the
+        order the rules visit them: by class, then as OpenCV's labelling of that class's
+        window numbers them. A region's decisions do not depend on the other regions of its
+        class (two of them are never 8-adjacent, so one is never in the other's border ring),
+        only on earlier classes; the order within a class fixes the ids of new instances, kept
+        as they were when this was one ``connectedComponentsWithStats`` call per class
+        (3-4 ms of the fusion's 12 at 1024x512, against under 1 ms for this).
+    """
+    height, width = leftover.shape
+    rows = np.flatnonzero(leftover.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(leftover.any(axis=0))
+    top, left = max(0, int(rows[0]) - 1), max(0, int(cols[0]) - 1)
+    crop = leftover[top:min(height, int(rows[-1]) + 2), left:min(width, int(cols[-1]) + 2)]
+    crop_width = crop.shape[1]
+    # Multi-label: regions of two classes never join.
+    labels, count = cc3d.connected_components(crop, connectivity=8, return_N=True)
+    inside = np.flatnonzero(crop != 0)  # raster order
+    inside_labels = labels.ravel()[inside]
+    pixel_rows = inside // crop_width
+    pixel_cols = inside - pixel_rows * crop_width
+    areas = np.bincount(inside_labels, minlength=count + 1)
+    first = np.zeros(count + 1, dtype=np.intp)
+    first[inside_labels[::-1]] = inside[::-1]  # the first write per label stays
+    last = np.zeros(count + 1, dtype=np.intp)
+    last[inside_labels] = inside
+    x_min = np.full(count + 1, crop_width, dtype=np.intp)
+    x_max = np.zeros(count + 1, dtype=np.intp)
+    np.minimum.at(x_min, inside_labels, pixel_cols)
+    np.maximum.at(x_max, inside_labels, pixel_cols)
+    region_class = crop.ravel()[first].astype(np.intp) - 1  # index 0 (background) unused
+    # OpenCV's order within a class: its labelling scans 2 x 2 blocks in raster order from the
+    # class window's corner (the class's pixels' box, one pixel wider) and numbers regions by
+    # their first block. The class windows' corners, in crop pixels:
+    pixel_class = region_class[inside_labels]
+    class_top = np.full(256, crop.shape[0], dtype=np.intp)
+    class_left = np.full(256, crop_width, dtype=np.intp)
+    np.minimum.at(class_top, pixel_class, pixel_rows)
+    np.minimum.at(class_left, pixel_class, pixel_cols)
+    class_top = np.maximum(class_top + top - 1, 0) - top
+    class_left = np.maximum(class_left + left - 1, 0) - left
+    block = ((pixel_rows - class_top[pixel_class]) // 2) * (crop_width + 2) + \
+        (pixel_cols - class_left[pixel_class]) // 2
+    first_block = np.full(count + 1, np.iinfo(np.intp).max, dtype=np.intp)
+    np.minimum.at(first_block, inside_labels, block)
+    order = np.lexsort((first_block[1:], region_class[1:])) + 1
+    first_row = first // crop_width
+    region_height = last // crop_width - first_row + 1
+    region_width = x_max - x_min + 1
+    found = [(int(region_class[label]), label, int(areas[label]), top + int(first_row[label]),
+              left + int(x_min[label]), int(region_height[label]), int(region_width[label]))
+             for label in order.tolist()]
+    return labels, (top, left), found
 
 
 def _touching_instance(own: np.ndarray, claimed: np.ndarray, instance_groups: np.ndarray,
