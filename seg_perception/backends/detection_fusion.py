@@ -39,7 +39,6 @@ from typing import Dict, List, Optional, Tuple
 import cc3d
 import cv2
 import numpy as np
-from scipy import ndimage
 
 from seg_perception import taxonomy
 from seg_perception.backends.yolox_onnx import Detections
@@ -124,15 +123,25 @@ class _Instances:
         self.classes: List[int] = []
         self.scores: List[float] = []
         self.boxes: List[Optional[Tuple[float, float, float, float]]] = []
-        #: Pixels each instance claimed when it was added (slivers joining later not counted).
+        #: Pixels of each instance in the map.
         self.areas: List[int] = []
+        #: Box of each instance's pixels in the map, [y0, y1, x0, x1] (ends exclusive).
+        self.mask_boxes: List[List[int]] = []
 
-    def add(self, class_id: int, score: float, box, area: int) -> int:
+    def add(self, class_id: int, score: float, box, area: int, mask_box: List[int]) -> int:
         self.classes.append(int(class_id))
         self.scores.append(float(score))
         self.boxes.append(box)
         self.areas.append(int(area))
+        self.mask_boxes.append(list(mask_box))
         return len(self.classes)
+
+    def grow(self, segment_id: int, area: int, mask_box: List[int]) -> None:
+        """Count ``area`` more pixels, within ``mask_box``, as instance ``segment_id``'s."""
+        self.areas[segment_id - 1] += int(area)
+        box = self.mask_boxes[segment_id - 1]
+        box[:] = [min(box[0], mask_box[0]), max(box[1], mask_box[1]),
+                  min(box[2], mask_box[2]), max(box[3], mask_box[3])]
 
 
 def fuse_detections(semantic: np.ndarray, detections: Detections, image_size: Tuple[int, int],
@@ -191,7 +200,8 @@ def fuse_detections(semantic: np.ndarray, detections: Detections, image_size: Tu
             class_id = int(detections.class_ids[k])
         else:
             continue
-        segment_id = instances.add(class_id, score, box_box, np.count_nonzero(mask))
+        segment_id = instances.add(class_id, score, box_box, np.count_nonzero(mask),
+                                   _mask_box(mask, y0, x0))
         claimed[y0:y1, x0:x1][mask] = segment_id
         semantic[y0:y1, x0:x1][mask] = class_id
         groups[y0:y1, x0:x1][mask] = _GROUP[class_id]
@@ -207,7 +217,7 @@ def _add_leftovers(semantic: np.ndarray, instances: _Instances, min_pixels: floa
     """Rule 5: connected components of unclaimed thing pixels join an instance or become one."""
     claimed = instances.map
     detected_count = len(instances.classes)
-    # The detections' areas as claimed (a bincount over the map took 0.5 ms at 1024x512).
+    # The detections' areas as claimed, before slivers join them.
     areas = [0] + instances.areas
     instance_groups = _GROUP[np.array([0] + instances.classes, dtype=np.uint8)]
     # uint8 (class id + 1; ids < 255) and cv2.LUT: 1.3 ms here for what np.where and an int32
@@ -233,11 +243,13 @@ def _add_leftovers(semantic: np.ndarray, instances: _Instances, min_pixels: floa
         if host and area < sliver_fraction * areas[host]:
             claimed[ya:yb, xa:xb][own] = host
             semantic[ya:yb, xa:xb][own] = instances.classes[host - 1]
+            instances.grow(host, area, [y, y + h, x, x + w])
             continue
         if area < leftover_pixels:
             continue
         score = _primary_score(primary, own, (ya, yb, xa, xb))
-        segment_id = instances.add(int(class_id), 1.0 if score is None else score, None, area)
+        segment_id = instances.add(int(class_id), 1.0 if score is None else score, None, area,
+                                   [y, y + h, x, x + w])
         claimed[ya:yb, xa:xb][own] = segment_id
 
 
@@ -336,21 +348,33 @@ def _primary_score(primary: Optional[PanopticResult], own: np.ndarray,
     return scores.get(best)
 
 
+def _mask_box(mask: np.ndarray, y0: int, x0: int) -> List[int]:
+    """[y0, y1, x0, x1] of a window's non-empty bool ``mask``, in the map (window at y0, x0)."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return [y0, y0, x0, x0]
+    return [y0 + int(rows[0]), y0 + int(rows[-1]) + 1, x0 + int(cols[0]), x0 + int(cols[-1]) + 1]
+
+
 def _result(semantic: np.ndarray, instances: _Instances, scale: np.ndarray,
             pixel_area: float) -> PanopticResult:
-    """Renumber instances 1..n (dropping empty ones) and build the segments."""
+    """Renumber instances 1..n (dropping empty ones) and build the segments.
+
+    Areas and boxes were counted as pixels were claimed (no pixel changes instance once
+    claimed), which saves three passes over the map (a bincount, find_objects and the
+    renumbering lookup: 2-3 ms at 1024x512).
+    """
     claimed = instances.map
     count = len(instances.classes)
-    areas = np.bincount(claimed.ravel(), minlength=count + 1)
     renumber = np.zeros(count + 1, dtype=np.int32)
     segments = []
-    slices = ndimage.find_objects(claimed, max_label=count)
     for index in range(1, count + 1):
-        if areas[index] == 0 or slices[index - 1] is None:
+        area = instances.areas[index - 1]
+        if area == 0:
             continue
-        rows, cols = slices[index - 1]
-        mask_box = (cols.start / scale[0], rows.start / scale[1],
-                    cols.stop / scale[0], rows.stop / scale[1])
+        top, bottom, left, right = instances.mask_boxes[index - 1]
+        mask_box = (left / scale[0], top / scale[1], right / scale[0], bottom / scale[1])
         box = instances.boxes[index - 1]
         # A detection's box, grown to hold a sliver that joined its instance: the published box
         # always encloses the instance's pixels.
@@ -361,6 +385,7 @@ def _result(semantic: np.ndarray, instances: _Instances, scale: np.ndarray,
         segments.append(Segment(
             segment_id=len(segments) + 1, class_id=instances.classes[index - 1],
             score=float(np.clip(instances.scores[index - 1], 0.0, 1.0)), bbox=box,
-            area=float(areas[index] * pixel_area)))
-    return PanopticResult(semantic=semantic, instance_map=np.take(renumber, claimed),
-                          segments=tuple(segments))
+            area=float(area * pixel_area)))
+    if len(segments) < count:  # an empty instance was dropped: ids move down
+        claimed = np.take(renumber, claimed)
+    return PanopticResult(semantic=semantic, instance_map=claimed, segments=tuple(segments))
