@@ -26,7 +26,7 @@ def build_segmenter(settings: NodeSettings) -> Segmenter:
 
 def build_pipeline(settings: NodeSettings, segmenter: Optional[Segmenter] = None,
                    track_ids: Optional[TrackIdCounter] = None,
-                   allocate_labels: Callable[[Tuple[int, int], type], np.ndarray] = np.zeros
+                   allocate_labels: Callable[[Tuple[int, int], type], np.ndarray] = np.empty
                    ) -> Pipeline:
     """Return the pipeline of the settings: their segmenter and one tracker per camera.
 

@@ -52,15 +52,16 @@ class Pipeline:
         lane_config: settings of the lane stage (one ``LaneExtractor`` per camera), which runs
             when the backend finds lane lines itself or outputs ``lane_marking``; None: no
             lane lines.
-        allocate_labels: ``allocate_labels((H, W), dtype)`` returns a new zero-filled array
-            for a full-resolution output map (the ROS node passes one whose memory becomes the
-            published message's data without a copy); ``numpy.zeros`` by default.
+        allocate_labels: ``allocate_labels((H, W), dtype)`` returns an array, any contents,
+            that a full-resolution output map is written into (the ROS node passes a
+            ``MessageBufferPool``, whose memory becomes the published message's data without a
+            copy); ``numpy.empty`` by default.
 
     """
 
     def __init__(self, segmenter: Segmenter, tracker_factory: Callable[[], InstanceTracker],
                  lane_config: LaneConfig = LaneConfig(),
-                 allocate_labels: Callable[[Tuple[int, int], type], np.ndarray] = np.zeros):
+                 allocate_labels: Callable[[Tuple[int, int], type], np.ndarray] = np.empty):
         self.segmenter = segmenter
         self._allocate_labels = allocate_labels
         self._tracker_factory = tracker_factory
@@ -176,6 +177,7 @@ class Pipeline:
                                       height, width, self._allocate_labels)
         else:  # nothing tracked: no lookup, no resize
             instances = self._allocate_labels((height, width), np.uint16)
+            instances.fill(0)
         return FrameResult(
             frame=frame, semantic=semantic, instances=instances, objects=tuple(objects),
             warnings=warnings)

@@ -8,7 +8,7 @@ from std_msgs.msg import Header
 
 from seg_perception.ros.conversions import (array_to_image_msg, compressed_msg_to_rgb,
                                             image_msg_to_rgb, ImageConversionError,
-                                            message_backed_array)
+                                            message_backed_array, MessageBufferPool)
 
 RNG = np.random.default_rng(7)
 RGB = RNG.integers(0, 256, (6, 5, 3), dtype=np.uint8)
@@ -121,3 +121,25 @@ def test_a_message_backed_array_becomes_the_message_data_without_a_copy():
         before = bytes(msg.data)
         pixels[0, 0] += 1
         assert bytes(msg.data) == before
+
+
+def test_the_buffer_pool_reuses_a_buffer_only_when_nothing_refers_to_it():
+    header = Header(frame_id='cam_optical')
+    pool = MessageBufferPool(keep=2)
+    first = pool((4, 6), np.uint16)
+    first[:] = 7
+    address = first.__array_interface__['data'][0]
+    msg = array_to_image_msg(first, header, 'mono16')
+    del first
+    second = pool((4, 6), np.uint16)  # the message still holds the first buffer
+    assert second.__array_interface__['data'][0] != address
+    assert set(np.frombuffer(msg.data, '<u2')) == {7}
+    del msg
+    third = pool((6, 4), np.uint16)  # same byte size, now free: reused as it was
+    assert third.__array_interface__['data'][0] == address
+    assert third.shape == (6, 4) and (third == 7).all()
+    view = third[1:]
+    del third
+    assert pool((4, 6), np.uint16).__array_interface__['data'][0] not in (
+        address, second.__array_interface__['data'][0])  # a view keeps it too; not kept
+    assert pool((2, 2), np.uint8).shape == (2, 2) and view.base is not None

