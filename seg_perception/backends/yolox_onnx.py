@@ -79,8 +79,10 @@ def coco_to_canonical() -> np.ndarray:
     return label_sets.label_lookup(dict(enumerate(COCO_NAMES)), 'coco_panoptic').table[:80].copy()
 
 
-def letterbox(image_bgr: np.ndarray, size: Tuple[int, int]) -> Tuple[np.ndarray, float]:
-    """Fit an image into ``size`` = (height, width) keeping its aspect ratio.
+def letterbox(image: np.ndarray, size: Tuple[int, int]) -> Tuple[np.ndarray, float]:
+    """Fit an (H, W, 3) uint8 image into ``size`` = (height, width), keeping its aspect ratio.
+
+    Any channel order: the resize treats each channel alone.
 
     Returns:
         the (height, width, 3) uint8 canvas (image at the top-left, ``PAD_VALUE`` elsewhere) and
@@ -88,12 +90,12 @@ def letterbox(image_bgr: np.ndarray, size: Tuple[int, int]) -> Tuple[np.ndarray,
 
     """
     height, width = size
-    scale = min(height / image_bgr.shape[0], width / image_bgr.shape[1])
-    new_w = max(1, int(round(image_bgr.shape[1] * scale)))
-    new_h = max(1, int(round(image_bgr.shape[0] * scale)))
+    scale = min(height / image.shape[0], width / image.shape[1])
+    new_w = max(1, int(round(image.shape[1] * scale)))
+    new_h = max(1, int(round(image.shape[0] * scale)))
     canvas = np.full((height, width, 3), PAD_VALUE, dtype=np.uint8)
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    canvas[:new_h, :new_w] = cv2.resize(image_bgr, (new_w, new_h), interpolation=interpolation)
+    canvas[:new_h, :new_w] = cv2.resize(image, (new_w, new_h), interpolation=interpolation)
     return canvas, scale
 
 
@@ -299,8 +301,11 @@ class YoloxOnnxDetector:
 
     def forward(self, image_rgb: np.ndarray) -> Detections:
         """Detect in one image (or crop) with one network pass; boxes in its pixels, after NMS."""
-        canvas, scale = letterbox(np.ascontiguousarray(image_rgb[:, :, ::-1]), self.input_size)
-        blob = canvas.transpose(2, 0, 1)[None].astype(np.float32)
+        # Letterboxed in RGB and reversed to YOLOX's BGR on the small canvas: the resize treats
+        # each channel alone, so this is the same blob as reversing the whole image first, which
+        # cost 30 of 100 ms of host work per 1080p frame with 2 tile rows (strided copies).
+        canvas, scale = letterbox(image_rgb, self.input_size)
+        blob = canvas[:, :, ::-1].transpose(2, 0, 1)[None].astype(np.float32)
         raw = self.session.run(None, {self._input_name: blob})[0]
         if raw.ndim != 3 or raw.shape[1] != self._cells.shape[0] or raw.shape[2] < 6:
             raise BackendError(f'{self.path.name}: unexpected output shape {raw.shape}')

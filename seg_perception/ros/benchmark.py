@@ -229,6 +229,99 @@ def _publish_ms(result, header, repeats: int,
             rclpy.shutdown()
 
 
+def configuration_overhead(settings, rgb: np.ndarray, repeats: int = 5) -> Dict[str, float]:
+    """Median ms per frame of a whole configuration (its networks, the rest) at ``rgb``'s size.
+
+    Builds the configuration's segmenter and pipeline (with the node's ``MessageBufferPool``),
+    then per repeat processes ``rgb`` as a new frame of one camera and builds every message
+    the node publishes for it but the overlay (``frame_io.result_messages``), timing each
+    network call found in the backend tree (engines' ``run``, ONNX Runtime sessions' ``run``)
+    apart. Publishing ``semantic`` + ``instances`` is timed as in ``node_overhead``.
+
+    Args:
+        settings: the node's settings (e.g. of ``config/default.yaml``).
+        rgb: (H, W, 3) uint8 frame.
+        repeats: timed frames (after one warm-up frame).
+
+    Returns:
+        ``total_ms`` (process + messages), ``network_ms`` (sum of the network calls),
+        ``publish_ms``, ``outside_network_ms`` (total - network + publish), ``network_calls``
+        per frame, and ``objects`` tracked in the last frame; medians over the repeats.
+
+    """
+    from seg_perception.build import build_segmenter
+    from seg_perception.ros.frame_io import result_messages
+    segmenter = build_segmenter(settings)
+    pipeline = build_pipeline(settings, segmenter, allocate_labels=MessageBufferPool())
+    network_s: List[float] = []
+    _time_network_calls(segmenter, network_s)
+
+    def one_frame(index: int):
+        header = ns_to_header(1_000_000_000 + index * 100_000_000, 'camera')
+        result = pipeline.process(Frame(image=rgb, stamp_ns=1_000_000_000 + index * 100_000_000,
+                                        frame_id='camera', camera='/camera'))
+        result_messages(result, header, '/camera', None, True)
+        return result, header
+
+    def measure() -> Dict[str, float]:
+        rows = []
+        result = header = None
+        for index in range(repeats + 1):
+            time.sleep(_SETTLE_S)
+            del network_s[:]
+            start = time.perf_counter()
+            result, header = one_frame(index)
+            total = time.perf_counter() - start
+            if index:  # the first frame warms up
+                rows.append((total * 1e3, sum(network_s) * 1e3, len(network_s)))
+        publish = _publish_ms(result, header, repeats)
+        total_ms, network_ms, count = (float(np.median([r[i] for r in rows])) for i in range(3))
+        outside = float(np.median([r[0] - r[1] for r in rows])) + publish
+        return {'total_ms': total_ms, 'network_ms': network_ms, 'publish_ms': publish,
+                'outside_network_ms': outside, 'network_calls': count,
+                'objects': float(len(result.objects))}
+    try:
+        return in_worker_thread(measure)
+    finally:
+        segmenter.release()
+
+
+def _time_network_calls(segmenter, seconds: List[float]) -> List[object]:
+    """Wrap the ``run`` of every engine and ONNX Runtime session under ``segmenter``.
+
+    Each call appends its wall seconds to ``seconds``. The tree is walked through the wrappers'
+    ``primary``, ``secondary``, ``semantic`` and ``detector`` attributes.
+
+    Returns:
+        the objects whose ``run`` was wrapped.
+
+    """
+    wrapped, stack, seen = [], [segmenter], set()
+    while stack:
+        part = stack.pop()
+        if part is None or id(part) in seen:
+            continue
+        seen.add(id(part))
+        stack += [getattr(part, name, None) for name in ('primary', 'secondary', 'semantic',
+                                                         'detector')]
+        for name in ('engine', 'session'):
+            runner = getattr(part, name, None)
+            if runner is not None and callable(getattr(runner, 'run', None)):
+                runner.run = _timed(runner.run, seconds)
+                wrapped.append(runner)
+    return wrapped
+
+
+def _timed(function: Callable, seconds: List[float]) -> Callable:
+    def timed(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            seconds.append(time.perf_counter() - start)
+    return timed
+
+
 #: (name, width, height) of the resolutions the conversion rows are measured at.
 RESOLUTIONS = (('720p', 1280, 720), ('1080p', 1920, 1080))
 

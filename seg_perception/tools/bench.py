@@ -13,7 +13,7 @@ from seg_perception.tools.harness import (add_settings_arguments, machine_descri
 
 
 #: Benchmark sections run by default, in order.
-SECTIONS = ('node', 'conversion', 'tracker', 'e2e', 'lanes', 'detector')
+SECTIONS = ('node', 'configuration', 'conversion', 'tracker', 'e2e', 'lanes', 'detector')
 #: Sections that take minutes and run only when named with --sections.
 OPTIONAL_SECTIONS = ('engines', 'multicamera')
 #: (name, width, height) of the inputs the node rows are measured at.
@@ -131,6 +131,19 @@ def run(args: argparse.Namespace) -> int:
             results['node_ms'][size] = timings
             _print_node_rows(f'{width}x{height}', results['engine'], timings, args.repeats)
         results['node_1080p_ms'] = results['node_ms']['1080p']['after']
+    if 'configuration' in sections:  # the parameter file's whole configuration at 1080p
+        from seg_perception.settings_file import read_file_settings
+        settings = read_file_settings(args.params_file, {'weights_dir': args.weights_dir,
+                                                         'engine': args.engine,
+                                                         'device': args.device})
+        row = results['configuration_1080p_ms'] = benchmark.configuration_overhead(
+            settings, rgb, args.repeats)
+        print(f'configuration {args.params_file.name} ({settings.backend}, detector '
+              f'{settings.backend_options.detector.name or "none"}), 1920x1080 rgb8, median of '
+              f'{args.repeats} frames: total {row["total_ms"]:.1f} ms, of which '
+              f'{row["network_calls"]:.0f} network calls {row["network_ms"]:.1f} ms; outside '
+              f'the networks {row["outside_network_ms"]:.2f} ms (incl. publishing semantic + '
+              f'instances {row["publish_ms"]:.2f} ms), {row["objects"]:.0f} tracked objects')
     if 'conversion' in sections:
         results['conversion_ms'] = benchmark.conversion_rows(max(args.repeats, 20))
         _print_conversion_rows(results['conversion_ms'])
