@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from params_files import write_espnetv2_params
 from ros_fixtures import use_private_domain
 from sample_data import sample
 
@@ -46,3 +47,23 @@ def test_bench_prints_what_lane_lines_cost(capsys):
         assert 0.0 < lanes[key] < 120_000.0, (key, lanes)
     assert lanes['lines'] >= 1  # a BDD100K frame with lane lines
     assert 'lane lines in the default config' in out and 'lane_cost' in out
+
+
+@pytest.mark.slow
+@pytest.mark.ros
+@pytest.mark.timeout(600)
+def test_bench_times_a_whole_configuration_beside_its_network_calls(
+        capsys, tmp_path, espnetv2_weights_dir):
+    use_private_domain()
+    params = write_espnetv2_params(tmp_path / 'small.yaml', 256, 128)
+    assert cli.main(['bench', '--sections', 'configuration', '--repeats', '2', '--engine',
+                     'torch', '--params-file', str(params), '--weights-dir',
+                     str(espnetv2_weights_dir), '--json']) == 0
+    out = capsys.readouterr().out
+    row = json.loads(out.strip().splitlines()[-1])['configuration_1080p_ms']
+    assert row['network_calls'] == 1  # ESPNetv2 alone: one engine call per frame
+    assert 0.0 < row['network_ms'] < row['total_ms']
+    assert 0.0 < row['publish_ms'] < row['outside_network_ms']
+    assert row['outside_network_ms'] == pytest.approx(
+        row['total_ms'] - row['network_ms'] + row['publish_ms'], rel=0.5)
+    assert 'configuration small.yaml (espnetv2, detector none)' in out

@@ -94,8 +94,7 @@ def letterbox(image: np.ndarray, size: Tuple[int, int]) -> Tuple[np.ndarray, flo
     new_w = max(1, int(round(image.shape[1] * scale)))
     new_h = max(1, int(round(image.shape[0] * scale)))
     canvas = np.full((height, width, 3), PAD_VALUE, dtype=np.uint8)
-    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    canvas[:new_h, :new_w] = cv2.resize(image, (new_w, new_h), interpolation=interpolation)
+    canvas[:new_h, :new_w] = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
     return canvas, scale
 
 
