@@ -11,9 +11,10 @@ pieces with gaps between them is ``dashed``; anything in between is ``unknown``.
 seen as one thin broken mask is the common confusion, which is why two pieces are not enough.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import combinations
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -74,12 +75,30 @@ class _Chain:
     xs: np.ndarray
     weights: np.ndarray
     pieces: int = 1
+    #: Fits by degree: a chain is compared with every later piece (a merge makes a new chain).
+    _fits: Dict[int, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     def fit(self, degree: int = 1) -> np.ndarray:
         degree = min(degree, max(len(self.ys) - 1, 0))
-        if degree == 0:
-            return np.array([0.0, float(np.average(self.xs, weights=self.weights))])
-        return np.polyfit(self.ys, self.xs, degree, w=np.sqrt(self.weights))
+        if degree not in self._fits:
+            self._fits[degree] = np.array(
+                [0.0, float(np.average(self.xs, weights=self.weights))]) if degree == 0 else \
+                np.polyfit(self.ys, self.xs, degree, w=np.sqrt(self.weights))
+        return self._fits[degree].copy()
+
+    @cached_property
+    def y_min(self) -> float:
+        return float(self.ys.min())
+
+    @cached_property
+    def y_max(self) -> float:
+        return float(self.ys.max())
+
+    @cached_property
+    def by_row(self) -> Tuple[np.ndarray, np.ndarray]:
+        """(ys, xs) sorted by row (``np.interp`` needs increasing ys)."""
+        order = np.argsort(self.ys)
+        return self.ys[order], self.xs[order]
 
     def merged(self, other: '_Chain') -> '_Chain':
         return _Chain(np.concatenate((self.ys, other.ys)), np.concatenate((self.xs, other.xs)),
@@ -134,18 +153,17 @@ def _chain_pieces(chains: List[_Chain], width: float, config: LaneGroupingConfig
         best, best_score = None, 1.0
         piece_fit = piece.fit(1) if len(piece.ys) >= 3 else None
         for index, chain in enumerate(joined):
-            overlap = min(chain.ys.max(), piece.ys.max()) - max(chain.ys.min(), piece.ys.min())
+            overlap = min(chain.y_max, piece.y_max) - max(chain.y_min, piece.y_min)
             gap = max(-overlap, 0.0)
             tolerance = config.merge_tolerance * width + config.merge_gap_slope * gap
-            same_rows = (piece.ys >= chain.ys.min()) & (piece.ys <= chain.ys.max())
+            same_rows = (piece.ys >= chain.y_min) & (piece.ys <= chain.y_max)
             if same_rows.sum() >= 2:
                 # Where both are seen on the same rows, they must be at the same x.
-                order = np.argsort(chain.ys)
-                beside = np.interp(piece.ys[same_rows], chain.ys[order], chain.xs[order])
+                beside = np.interp(piece.ys[same_rows], *chain.by_row)
                 if np.median(np.abs(beside - piece.xs[same_rows])) > tolerance:
                     continue
-            span = chain.ys.max() - chain.ys.min()
-            fit = chain.fit(2 if span > 0.5 * piece.ys.max() and len(chain.ys) >= 12 else 1)
+            span = chain.y_max - chain.y_min
+            fit = chain.fit(2 if span > 0.5 * piece.y_max and len(chain.ys) >= 12 else 1)
             distance = float(np.median(np.abs(np.polyval(fit, piece.ys) - piece.xs)))
             if piece_fit is not None and len(piece.ys) >= 8:
                 y_mid = float(np.median(piece.ys))
