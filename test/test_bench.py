@@ -2,8 +2,8 @@
 
 import json
 
-import pytest
 from params_files import write_espnetv2_params
+import pytest
 from ros_fixtures import use_private_domain
 from sample_data import sample
 
