@@ -66,4 +66,10 @@ def test_bench_times_a_whole_configuration_beside_its_network_calls(
     assert 0.0 < row['publish_ms'] < row['outside_network_ms']
     assert row['outside_network_ms'] == pytest.approx(
         row['total_ms'] - row['network_ms'] + row['publish_ms'], rel=0.5)
+    stages = row['stages_ms']
+    assert set(stages) == {'segmentation', 'detection', 'fusion', 'track_and_resize', 'lanes',
+                           'messages', 'publish'}
+    assert stages['detection'] == stages['fusion'] == 0.0  # no detector in this file
+    assert stages['segmentation'] > 0.0 and stages['track_and_resize'] > 0.0
     assert 'configuration small.yaml (espnetv2, detector none)' in out
+    assert 'outside the networks by stage' in out

@@ -2,7 +2,7 @@
 
 import threading
 import time
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Tuple
 
 import numpy as np
 import rclpy
@@ -229,7 +229,7 @@ def _publish_ms(result, header, repeats: int,
             rclpy.shutdown()
 
 
-def configuration_overhead(settings, rgb: np.ndarray, repeats: int = 5) -> Dict[str, float]:
+def configuration_overhead(settings, rgb: np.ndarray, repeats: int = 5) -> Dict[str, object]:
     """Median ms per frame of a whole configuration (its networks, the rest) at ``rgb``'s size.
 
     Builds the configuration's segmenter and pipeline (with the node's ``MessageBufferPool``),
@@ -246,79 +246,103 @@ def configuration_overhead(settings, rgb: np.ndarray, repeats: int = 5) -> Dict[
     Returns:
         ``total_ms`` (process + messages), ``network_ms`` (sum of the network calls),
         ``publish_ms``, ``outside_network_ms`` (total - network + publish), ``network_calls``
-        per frame, and ``objects`` tracked in the last frame; medians over the repeats.
+        per frame, ``objects`` tracked in the last frame, and ``stages_ms``: the work outside
+        the networks by stage (``segmentation`` and ``detection``: those stages less their
+        networks; ``fusion``, ``track_and_resize``, ``lanes``, ``messages``, ``publish``);
+        medians over the repeats.
 
     """
     from seg_perception.build import build_segmenter
     from seg_perception.ros.frame_io import result_messages
     segmenter = build_segmenter(settings)
     pipeline = build_pipeline(settings, segmenter, allocate_labels=MessageBufferPool())
-    network_s: List[float] = []
+    network_s: List[Tuple[str, float]] = []
     _time_network_calls(segmenter, network_s)
 
-    def one_frame(index: int):
-        header = ns_to_header(1_000_000_000 + index * 100_000_000, 'camera')
-        result = pipeline.process(Frame(image=rgb, stamp_ns=1_000_000_000 + index * 100_000_000,
-                                        frame_id='camera', camera='/camera'))
+    def one_frame(index: int) -> Tuple[object, object, Dict[str, float]]:
+        stamp_ns = 1_000_000_000 + index * 100_000_000
+        header = ns_to_header(stamp_ns, 'camera')
+        start = time.perf_counter()
+        result = pipeline.process(Frame(image=rgb, stamp_ns=stamp_ns, frame_id='camera',
+                                        camera='/camera'))
+        processed = time.perf_counter()
         result_messages(result, header, '/camera', None, True)
-        return result, header
+        end = time.perf_counter()
+        networks = {role: 1e3 * sum(s for r, s in network_s if r == role)
+                    for role in ('segmentation', 'detection')}
+        parts = getattr(segmenter, 'last_timings_ms', None) or {}
+        segment_ms = parts.get('semantic', result.timings_ms['segment'])
+        row = {'total': 1e3 * (end - start), 'network': sum(networks.values()),
+               'calls': float(len(network_s)),
+               'segmentation': segment_ms - networks['segmentation'],
+               'detection': parts.get('detect', 0.0) - networks['detection'],
+               'fusion': parts.get('fuse', 0.0),
+               'track_and_resize': result.timings_ms['track_and_resize'],
+               'lanes': result.timings_ms['lanes'], 'messages': 1e3 * (end - processed)}
+        return result, header, row
 
-    def measure() -> Dict[str, float]:
+    def measure() -> Dict[str, object]:
         rows = []
         result = header = None
         for index in range(repeats + 1):
             time.sleep(_SETTLE_S)
             del network_s[:]
-            start = time.perf_counter()
-            result, header = one_frame(index)
-            total = time.perf_counter() - start
+            result, header, row = one_frame(index)
             if index:  # the first frame warms up
-                rows.append((total * 1e3, sum(network_s) * 1e3, len(network_s)))
+                rows.append(row)
         publish = _publish_ms(result, header, repeats)
-        total_ms, network_ms, count = (float(np.median([r[i] for r in rows])) for i in range(3))
-        outside = float(np.median([r[0] - r[1] for r in rows])) + publish
-        return {'total_ms': total_ms, 'network_ms': network_ms, 'publish_ms': publish,
-                'outside_network_ms': outside, 'network_calls': count,
-                'objects': float(len(result.objects))}
+
+        def median(key: str) -> float:
+            return float(np.median([row[key] for row in rows]))
+        stages = {key: median(key) for key in ('segmentation', 'detection', 'fusion',
+                                               'track_and_resize', 'lanes', 'messages')}
+        stages['publish'] = publish
+        return {'total_ms': median('total'), 'network_ms': median('network'),
+                'publish_ms': publish,
+                'outside_network_ms': float(np.median([r['total'] - r['network']
+                                                       for r in rows])) + publish,
+                'network_calls': median('calls'), 'objects': float(len(result.objects)),
+                'stages_ms': stages}
     try:
         return in_worker_thread(measure)
     finally:
         segmenter.release()
 
 
-def _time_network_calls(segmenter, seconds: List[float]) -> List[object]:
+def _time_network_calls(segmenter, seconds: List[Tuple[str, float]]) -> List[object]:
     """Wrap the ``run`` of every engine and ONNX Runtime session under ``segmenter``.
 
-    Each call appends its wall seconds to ``seconds``. The tree is walked through the wrappers'
-    ``primary``, ``secondary``, ``semantic`` and ``detector`` attributes.
+    Each call appends ``(role, wall seconds)`` to ``seconds``: role ``'detection'`` for the
+    detector's session, ``'segmentation'`` for the others. The tree is walked through the
+    wrappers' ``primary``, ``secondary``, ``semantic`` and ``detector`` attributes.
 
     Returns:
         the objects whose ``run`` was wrapped.
 
     """
-    wrapped, stack, seen = [], [segmenter], set()
+    wrapped, stack, seen = [], [(segmenter, 'segmentation')], set()
     while stack:
-        part = stack.pop()
+        part, role = stack.pop()
         if part is None or id(part) in seen:
             continue
         seen.add(id(part))
-        stack += [getattr(part, name, None) for name in ('primary', 'secondary', 'semantic',
-                                                         'detector')]
+        stack += [(getattr(part, name, None), 'detection' if name == 'detector' else role)
+                  for name in ('primary', 'secondary', 'semantic', 'detector')]
         for name in ('engine', 'session'):
             runner = getattr(part, name, None)
             if runner is not None and callable(getattr(runner, 'run', None)):
-                runner.run = _timed(runner.run, seconds)
+                runner.run = _timed(runner.run, seconds, role)
                 wrapped.append(runner)
     return wrapped
 
 
-def _timed(function: Callable, seconds: List[float]) -> Callable:
+def _timed(function: Callable, seconds: List[Tuple[str, float]], role: str) -> Callable:
     def timed(*args, **kwargs):
         start = time.perf_counter()
         try:
             return function(*args, **kwargs)
         finally:
-            seconds.append(time.perf_counter() - start)
+            seconds.append((role, time.perf_counter() - start))
     return timed
 
 

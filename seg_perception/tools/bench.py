@@ -144,6 +144,8 @@ def run(args: argparse.Namespace) -> int:
               f'{row["network_calls"]:.0f} network calls {row["network_ms"]:.1f} ms; outside '
               f'the networks {row["outside_network_ms"]:.2f} ms (incl. publishing semantic + '
               f'instances {row["publish_ms"]:.2f} ms), {row["objects"]:.0f} tracked objects')
+        print('  outside the networks by stage (ms): ' + ', '.join(
+            f'{name} {value:.2f}' for name, value in row['stages_ms'].items()))
     if 'conversion' in sections:
         results['conversion_ms'] = benchmark.conversion_rows(max(args.repeats, 20))
         _print_conversion_rows(results['conversion_ms'])
