@@ -136,3 +136,12 @@ def test_lane_tracks_reset_with_the_object_tracker_when_time_goes_back():
     back = pipeline.process(Frame(image, stamp_ns=1_000_000_000, camera='/cam'))
     assert back.warnings  # the object tracker reset (stamp went back) ...
     assert not {line.lane_id for line in back.lanes} & {line.lane_id for line in first.lanes}
+
+
+def test_the_fast_median_is_numpys_median():
+    from seg_perception.lanes.grouping import _median
+    rng = np.random.default_rng(5)
+    for size in (1, 2, 3, 4, 7, 10, 61, 200):
+        values = rng.normal(0.0, 50.0, size)
+        assert _median(values) == float(np.median(values))
+    assert _median(np.array([3.0, 1.0, 2.0, 2.0])) == 2.0

@@ -141,6 +141,19 @@ def _row_samples(mask: np.ndarray, scale_x: float, scale_y: float,
     return chains
 
 
+def _median(values: np.ndarray) -> float:
+    """``np.median`` of a non-empty 1-D float array without NaN, by partition.
+
+    The same value (the middle one, or the mean of the two middle ones); 5-10 us instead of
+    about 30 us for the short arrays of the pair loop, which calls it some 70 times a frame.
+    """
+    middle = values.size // 2
+    if values.size % 2:
+        return float(np.partition(values, middle)[middle])
+    low, high = np.partition(values, (middle - 1, middle))[middle - 1:middle + 1]
+    return float((low + high) / 2.0)
+
+
 def _slope(coefficients: np.ndarray, y: float) -> float:
     return float(np.polyval(np.polyder(coefficients), y)) if len(coefficients) > 1 else 0.0
 
@@ -160,13 +173,13 @@ def _chain_pieces(chains: List[_Chain], width: float, config: LaneGroupingConfig
             if same_rows.sum() >= 2:
                 # Where both are seen on the same rows, they must be at the same x.
                 beside = np.interp(piece.ys[same_rows], *chain.by_row)
-                if np.median(np.abs(beside - piece.xs[same_rows])) > tolerance:
+                if _median(np.abs(beside - piece.xs[same_rows])) > tolerance:
                     continue
             span = chain.y_max - chain.y_min
             fit = chain.fit(2 if span > 0.5 * piece.y_max and len(chain.ys) >= 12 else 1)
-            distance = float(np.median(np.abs(np.polyval(fit, piece.ys) - piece.xs)))
+            distance = _median(np.abs(np.polyval(fit, piece.ys) - piece.xs))
             if piece_fit is not None and len(piece.ys) >= 8:
-                y_mid = float(np.median(piece.ys))
+                y_mid = _median(piece.ys)
                 turn = abs(np.arctan(_slope(piece_fit, y_mid)) - np.arctan(_slope(fit, y_mid)))
                 if turn > config.merge_max_turn:
                     continue
