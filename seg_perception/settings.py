@@ -16,6 +16,7 @@ from seg_perception.backends.base import (BackendError, BackendOptions, Detector
 from seg_perception.stream_stats import HealthLimits
 from seg_perception.topics import camera_namespace
 from seg_perception.tracking import TrackerConfig
+from seg_perception.weights import split_weights_dirs
 
 _TRACKER = TrackerConfig()
 _BACKEND = BackendOptions()
@@ -258,7 +259,7 @@ def settings_from_values(values: Mapping[str, Any]) -> NodeSettings:
         raise ValueError('parameter base_frame is empty: name the vehicle frame, e.g. base_link')
     options = BackendOptions(
         weights_path=value('weights_path'),
-        weights_dirs=tuple(d for d in value('weights_dir').split(':') if d),
+        weights_dirs=split_weights_dirs(value('weights_dir')),
         allow_download=value('allow_download'),
         device=value('device'),
         half=value('half_precision'),

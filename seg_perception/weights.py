@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 import shutil
 import tempfile
-from typing import Iterable, List, Optional
+from typing import Iterable, List, Optional, Tuple
 import urllib.error
 import urllib.request
 
@@ -32,6 +32,11 @@ class WeightsSpec:
     filename: str
     sha256: str
     url: str
+
+
+def split_weights_dirs(weights_dir: str) -> Tuple[str, ...]:
+    """Return the folders of a ``weights_dir`` value (``':'``-separated; empty parts dropped)."""
+    return tuple(folder for folder in weights_dir.split(':') if folder)
 
 
 def with_subfolder(weights_dirs: Iterable[str], subfolder: str) -> List[str]:

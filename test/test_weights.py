@@ -64,3 +64,9 @@ def test_offline_error_says_which_file_to_put_where(tmp_path):
     assert 'weights_path' in message and 'ab' * 32 in message
     with pytest.raises(WeightsError, match='downloading is off'):
         resolve_weights(spec, cache_dir=cache, allow_download=False)
+
+
+def test_a_weights_dir_value_is_split_at_colons_without_empty_parts():
+    from seg_perception.weights import split_weights_dirs
+    assert split_weights_dirs('a/b::/c/d:') == ('a/b', '/c/d')
+    assert split_weights_dirs('') == ()

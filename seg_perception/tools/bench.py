@@ -10,6 +10,7 @@ from typing import Dict, List
 
 from seg_perception.tools.harness import (add_settings_arguments, machine_description,
                                           sample_frame)
+from seg_perception.weights import split_weights_dirs
 
 
 #: Benchmark sections run by default, in order.
@@ -109,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     if 'node' in sections or 'e2e' in sections or 'detector' in sections:
         try:
             backend = ESPNetv2Backend(BackendOptions(
-                weights_dirs=tuple(d for d in args.weights_dir.split(':') if d),
+                weights_dirs=split_weights_dirs(args.weights_dir),
                 device=args.device, engine=args.engine, half=args.half))
         except BackendError as error:
             print(f'bench: {error}', file=sys.stderr)
@@ -176,7 +177,8 @@ def run(args: argparse.Namespace) -> int:
     if 'detector' in sections:  # YOLOX + detection-guided fusion (skipped without weights)
         from seg_perception.tools.bench_detector import detector_rows
         results['detector_1080p'] = detector_rows(
-            detector_primary, rgb, args.weights_dir.split(':'), args.device, args.repeats)
+            detector_primary, rgb, split_weights_dirs(args.weights_dir), args.device,
+            args.repeats)
     if args.json:
         print(json.dumps(results))
     return 0

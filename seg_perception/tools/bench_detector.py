@@ -33,7 +33,7 @@ def detector_rows(primary, rgb: np.ndarray, weights_dirs: Sequence[str], device:
     from seg_perception.backends.detection_fusion import fuse_detections, FusionOptions
     from seg_perception.backends.yolox_onnx import tile_windows, YoloxOnnxDetector
     sample = paths.sample_path('weights', 'yolox_nano')
-    dirs = [d for d in weights_dirs if d] + ([str(sample)] if sample else [])
+    dirs = list(weights_dirs) + ([str(sample)] if sample else [])
     try:
         detector = YoloxOnnxDetector(find_detector_weights(DetectorOptions(name='yolox'), dirs),
                                      device=device)

@@ -19,6 +19,7 @@ from seg_perception.backends.base import BackendError, BackendOptions
 from seg_perception.backends.engines import OPENVINO_PRECISION_KEY
 from seg_perception.tools import semantic_eval
 from seg_perception.tools.image_source import read_rgb
+from seg_perception.weights import split_weights_dirs
 
 #: Largest mIoU change against torch that still counts as the same labels.
 MIOU_TOLERANCE = 0.005
@@ -96,7 +97,7 @@ def compare_engines(weights_dir: str, device: str = 'cpu', half: bool = False,
     for label, engine, extra in engine_variants(device):
         try:
             backend = ESPNetv2Backend(BackendOptions(
-                weights_dirs=tuple(d for d in weights_dir.split(':') if d), allow_download=False,
+                weights_dirs=split_weights_dirs(weights_dir), allow_download=False,
                 device=device, half=half, engine=engine, extra=extra))
         except BackendError as error:
             print(f'  {label:<15} not available: {error}')

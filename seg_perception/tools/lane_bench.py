@@ -10,11 +10,12 @@ from typing import Dict, Sequence
 import numpy as np
 
 from seg_perception import paths
+from seg_perception.weights import split_weights_dirs
 
 
 def _weights_dirs(weights_dir: str) -> Sequence[str]:
     """Return the given folder(s), then the sample weights root and its ESPNetv2 folder."""
-    dirs = [d for d in weights_dir.split(':') if d]
+    dirs = list(split_weights_dirs(weights_dir))
     root = paths.sample_path('weights')
     if root is not None:
         dirs += [str(root), str(root / 'espnetv2_edgenets')]
