@@ -51,6 +51,22 @@ def test_yolox_nano_finds_the_bus_the_car_and_the_pedestrians_of_camvid(detector
     assert (found.boxes[:, 2] <= 480).all() and (found.boxes[:, 3] <= 360).all()
 
 
+@pytest.mark.timeout(60)
+def test_the_extended_graph_gives_the_exported_graphs_rows_bit_for_bit(detector, yolox_path):
+    import onnxruntime
+    from seg_perception.backends import yolox_onnx
+    from seg_perception.backends.yolox_graph import IMAGE_INPUT
+    exported = onnxruntime.InferenceSession(str(yolox_path), providers=['CPUExecutionProvider'])
+    canvas, _ = yolox_onnx.letterbox(camvid_frame(), detector.input_size)
+    blob = np.ascontiguousarray(canvas[:, :, ::-1].transpose(2, 0, 1)[None], np.float32)
+    raw = exported.run(None, {exported.get_inputs()[0].name: blob})[0][0]
+    box_raw, score, best = detector.session.run(None, {IMAGE_INPUT: canvas[None]})
+    np.testing.assert_array_equal(box_raw[0], raw[:, :4])
+    np.testing.assert_array_equal(best[0, :, 0], raw[:, 5:].argmax(axis=1))
+    np.testing.assert_array_equal(score[0, :, 0], raw[:, 4] * raw[:, 5:].max(axis=1))
+    assert (score > 0.3).sum() >= 5  # the frame's bus, car and pedestrians are in there
+
+
 @pytest.mark.timeout(120)
 def test_tiles_find_a_distant_kitti_car_the_full_frame_pass_misses(detector):
     image = read_rgb(sample('kitti_object', 'images', '000001.png'))

@@ -53,12 +53,69 @@ def test_decode_outputs_places_boxes_on_their_grid_cell_and_keeps_mapped_classes
     raw[dog_row, 4], raw[dog_row, 5 + COCO_DOG] = 0.99, 0.99
     weak_row = 70  # a car below the threshold
     raw[weak_row, 4], raw[weak_row, 5 + COCO_CAR] = 0.3, 0.5
+    best_class = raw[:, 5:].argmax(axis=1)
+    best_score = raw[:, 4] * raw[:, 5:].max(axis=1)
     boxes, scores, classes = yolox_onnx.decode_outputs(
-        raw, cells, strides, yolox_onnx.coco_to_canonical(), 0.3)
+        raw[:, :4], best_score, best_class, cells, strides, yolox_onnx.coco_to_canonical(), 0.3)
     assert boxes.shape == (1, 4)
     # centre ((0.5 + 3) * 8, (0.5 + 2) * 8) = (28, 20); size (4 * 8, 2 * 8) = (32, 16)
     np.testing.assert_allclose(boxes[0], [12, 12, 44, 28], atol=1e-4)
     assert scores[0] == pytest.approx(0.72) and classes[0] == CAR
+    # a class past the table (a model with more classes than COCO's 80) is dropped, not an error
+    best_class[car_row] = 85
+    assert yolox_onnx.decode_outputs(raw[:, :4], best_score, best_class, cells, strides,
+                                     yolox_onnx.coco_to_canonical(), 0.3)[0].shape == (0, 4)
+
+
+def tiny_yolox_like_graph(opset: int):
+    """Build an ONNX graph shaped like YOLOX's: [1, 3, 2, 2] float -> [1, 2, 6] rows (A=2, C=1).
+
+    Row ``a`` holds the input's values ``6a .. 6a + 5`` in channel-major order, so each output
+    value names the input pixel and channel it came from.
+    """
+    pytest.importorskip('onnx')
+    from onnx import helper, TensorProto
+    shape = helper.make_tensor('shape', TensorProto.INT64, [3], [1, 2, 6])
+    graph = helper.make_graph(
+        [helper.make_node('Reshape', ['images', 'shape'], ['output'])], 'tiny',
+        [helper.make_tensor_value_info('images', TensorProto.FLOAT, [1, 3, 2, 2])],
+        [helper.make_tensor_value_info('output', TensorProto.FLOAT, [1, 2, 6])], [shape])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid('', opset)])
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize('opset', [11, 18])
+def test_the_graph_takes_uint8_rgb_and_returns_each_rows_best_class_and_score(opset):
+    onnxruntime = pytest.importorskip('onnxruntime')
+    from seg_perception.backends import yolox_graph
+    model, size, classes = yolox_graph.with_host_work_inside(tiny_yolox_like_graph(opset))
+    assert size == (2, 2) and classes == 1
+    session = onnxruntime.InferenceSession(model.SerializeToString(),
+                                           providers=['CPUExecutionProvider'])
+    rgb = np.arange(12, dtype=np.uint8).reshape(1, 2, 2, 3) * 10
+    box_raw, score, best = session.run(None, {yolox_graph.IMAGE_INPUT: rgb})
+    # the network sees BGR planes: B (rgb[..., 2]) first, then G, then R
+    rows = np.concatenate([rgb[0, :, :, c].ravel() for c in (2, 1, 0)]).reshape(2, 6) * 1.0
+    np.testing.assert_array_equal(box_raw[0], rows[:, :4])
+    np.testing.assert_array_equal(score[0, :, 0], rows[:, 4] * rows[:, 5])
+    np.testing.assert_array_equal(best[0, :, 0], [0, 0])
+
+
+@pytest.mark.timeout(10)
+def test_graphs_not_shaped_like_yolox_are_refused():
+    pytest.importorskip('onnx')
+    from onnx import helper, TensorProto
+    from seg_perception.backends import yolox_graph
+    graph = helper.make_graph(
+        [helper.make_node('Identity', ['images'], ['output'])], 'open',
+        [helper.make_tensor_value_info('images', TensorProto.FLOAT, [1, 3, 'h', 'w'])],
+        [helper.make_tensor_value_info('output', TensorProto.FLOAT, [1, 3, 'h', 'w'])])
+    with pytest.raises(BackendError, match='fixed H and W'):
+        yolox_graph.with_host_work_inside(helper.make_model(graph))
+    model = tiny_yolox_like_graph(11)
+    model.graph.output[0].type.tensor_type.shape.dim[2].dim_value = 5
+    with pytest.raises(BackendError, match=r'not \[1, A, 5 \+ C\]'):
+        yolox_graph.with_host_work_inside(model)
 
 
 @pytest.mark.timeout(10)
@@ -336,7 +393,7 @@ def test_missing_detector_weights_name_the_file_and_the_places(tmp_path, monkeyp
     (tmp_path / 'yolox_nano' / 'yolox_nano.onnx').write_bytes(b'x')
     assert find_detector_weights(DetectorOptions('yolox'), [str(tmp_path)]) == (
         tmp_path / 'yolox_nano' / 'yolox_nano.onnx')
-    with pytest.raises(BackendError, match='ONNX Runtime cannot load'):
+    with pytest.raises(BackendError, match='cannot read .*yolox_nano.onnx as an ONNX graph'):
         yolox_onnx.YoloxOnnxDetector(tmp_path / 'yolox_nano' / 'yolox_nano.onnx', device='cpu')
 
 
