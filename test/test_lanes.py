@@ -145,3 +145,34 @@ def test_the_fast_median_is_numpys_median():
         values = rng.normal(0.0, 50.0, size)
         assert _median(values) == float(np.median(values))
     assert _median(np.array([3.0, 1.0, 2.0, 2.0])) == 2.0
+
+
+def test_row_samples_are_each_pieces_mean_column_per_row():
+    from scipy import ndimage
+    from seg_perception.lanes.grouping import _row_samples
+    rng = np.random.default_rng(11)
+    mask = np.zeros((120, 200), bool)
+    mask[10:60, 20:23] = True  # a thin line
+    mask[30:90, 100:104] = True
+    mask[50, 100:140] = True  # a row wider than max_row_width: not used
+    mask[70:72, 150:152] = True  # 4 pixels: below the smallest piece kept
+    mask[100:118, 160:190] |= rng.random((18, 30)) < 0.7  # a noisy blob (8-connected)
+    config = LaneGroupingConfig(min_piece_px=5 / mask.size, max_row_width=0.1)
+    chains = _row_samples(mask, 2.0, 3.0, config)
+    labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
+    expected = []
+    for label in range(1, count + 1):
+        piece = labels == label
+        if piece.sum() < 5:
+            continue
+        rows = [r for r in np.flatnonzero(piece.any(axis=1)) if piece[r].sum() <= 20]
+        expected.append(((np.array(rows) + 0.5) * 3.0,
+                         [(np.flatnonzero(piece[r]).mean() + 0.5) * 2.0 for r in rows],
+                         [piece[r].sum() for r in rows]))
+    assert len(chains) == len(expected) == 3
+    for chain in chains:  # OpenCV numbers pieces in its own order: match by first row
+        ys, xs, weights = next(e for e in expected if e[0][0] == chain.ys[0])
+        np.testing.assert_array_equal(chain.ys, ys)
+        np.testing.assert_allclose(chain.xs, xs, rtol=1e-12)
+        np.testing.assert_array_equal(chain.weights, weights)
+    assert 50.5 * 3.0 not in next(c for c in chains if c.ys[0] == 30.5 * 3.0).ys

@@ -115,30 +115,39 @@ def _row_samples(mask: np.ndarray, scale_x: float, scale_y: float,
     cols = np.flatnonzero(mask.any(axis=0))
     top, left = int(rows[0]), int(cols[0])
     # Labelled inside the lane pixels' bounding box, and only the lane pixels looked up after:
-    # 8.8 -> 4.6 ms for a 1024x512 BDD100K frame's lane stage here, the same lines.
+    # 8.8 -> 4.6 ms for a 1024x512 BDD100K frame's lane stage here, the same lines. Areas and
+    # row sums come from bincounts over the lane pixels: OpenCV's statistics, np.nonzero over
+    # the int32 labels and np.unique over the (piece, row) keys took 1.7 of 2.5 ms per mask
+    # on 24 real 1024x512 masks, against 0.6 ms this way, with the same chains.
     crop = np.ascontiguousarray(mask[top:rows[-1] + 1, left:cols[-1] + 1], dtype=np.uint8)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(crop, 8, cv2.CV_32S)
-    min_area = max(config.min_piece_px * height * width, 3.0)
-    keep = np.zeros(count, dtype=bool)
-    keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= min_area
-    ys, xs = np.nonzero(labels)
+    count, labels = cv2.connectedComponents(crop, connectivity=8, ltype=cv2.CV_32S)
+    ys, xs = np.nonzero(crop)
     piece = labels[ys, xs]
+    min_area = max(config.min_piece_px * height * width, 3.0)
+    keep = np.bincount(piece, minlength=count) >= min_area
+    keep[0] = False
     kept = keep[piece]
     if not kept.any():
         return []
-    ys, xs, piece = ys[kept] + top, xs[kept] + left, piece[kept]
-    key = piece.astype(np.int64) * height + ys
-    unique, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
-    sum_x = np.bincount(inverse, weights=xs.astype(np.float64))
-    row_piece, row = unique // height, unique % height
-    mean_x = sum_x / counts
+    # Kept pieces renumbered 0.. in label order, so the (piece, row) keys stay few.
+    compact = np.cumsum(keep) - 1
+    crop_h = crop.shape[0]
+    key = compact[piece[kept]] * crop_h + ys[kept]
+    counts = np.bincount(key)
+    sum_x = np.bincount(key, weights=(xs[kept] + left).astype(np.float64))
+    present = np.flatnonzero(counts)
+    counts = counts[present]
     usable = counts <= max(config.max_row_width * width, 2.0)
-    chains = []
-    for label in np.unique(row_piece[usable]):
-        sel = usable & (row_piece == label)
-        chains.append(_Chain(ys=(row[sel] + 0.5) * scale_y, xs=(mean_x[sel] + 0.5) * scale_x,
-                             weights=counts[sel].astype(np.float64)))
-    return chains
+    present, counts = present[usable], counts[usable]
+    if present.size == 0:
+        return []
+    mean_x = sum_x[present] / counts
+    row_piece, row = present // crop_h, present % crop_h + top
+    starts = np.flatnonzero(np.diff(row_piece)) + 1
+    return [_Chain(ys=(piece_rows + 0.5) * scale_y, xs=(piece_x + 0.5) * scale_x,
+                   weights=piece_counts.astype(np.float64))
+            for piece_rows, piece_x, piece_counts in zip(
+                np.split(row, starts), np.split(mean_x, starts), np.split(counts, starts))]
 
 
 def _median(values: np.ndarray) -> float:
