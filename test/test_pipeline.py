@@ -128,3 +128,14 @@ def test_full_resolution_maps_are_written_into_the_given_allocator_arrays():
     assert [a.dtype for a in made] == [np.uint8, np.uint16]
     assert result.semantic is made[0] and result.instances is made[1]
     assert (result.instances[24:42, 12:36] == 1).all() and (made[0] == result.semantic).all()
+
+
+def test_the_track_value_lookup_matches_numpys_with_few_and_many_segments():
+    from seg_perception.pipeline import _lookup
+    rng = np.random.default_rng(3)
+    for segments in (1, 40, 255, 256, 700):
+        values = rng.integers(0, 65536, segments + 1).astype(np.uint16)
+        ids = rng.integers(0, segments + 1, (37, 53)).astype(np.int32)
+        looked_up = _lookup(values, ids)
+        assert looked_up.dtype == np.uint16
+        np.testing.assert_array_equal(looked_up, values[ids])
