@@ -176,3 +176,14 @@ def test_row_samples_are_each_pieces_mean_column_per_row():
         np.testing.assert_allclose(chain.xs, xs, rtol=1e-12)
         np.testing.assert_array_equal(chain.weights, weights)
     assert 50.5 * 3.0 not in next(c for c in chains if c.ys[0] == 30.5 * 3.0).ys
+
+
+def test_the_fast_slope_is_numpys_derivative_value():
+    from seg_perception.lanes.grouping import _slope
+    rng = np.random.default_rng(7)
+    for degree in range(4):
+        for _ in range(200):
+            coefficients = rng.normal(0.0, 10.0, degree + 1) * 10.0 ** rng.integers(-6, 3)
+            y = float(rng.uniform(-100.0, 2000.0))
+            expected = float(np.polyval(np.polyder(coefficients), y)) if degree else 0.0
+            assert _slope(coefficients, y) == expected

