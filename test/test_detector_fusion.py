@@ -145,6 +145,12 @@ def test_letterbox_keeps_the_aspect_and_pads_bottom_right():
     canvas, scale = yolox_onnx.letterbox(image, (416, 416))
     assert canvas.shape == (416, 416, 3) and scale == pytest.approx(2.08)
     assert (canvas[:208] == 7).all() and (canvas[208:] == yolox_onnx.PAD_VALUE).all()
+    # a tall image: resized into the canvas's left columns (a strided window), padded right
+    tall = np.random.default_rng(0).integers(0, 256, (300, 60, 3), dtype=np.uint8)
+    canvas, scale = yolox_onnx.letterbox(tall, (416, 416))
+    expected = cv2.resize(tall, (83, 416), interpolation=cv2.INTER_LINEAR)
+    np.testing.assert_array_equal(canvas[:, :83], expected)
+    assert (canvas[:, 83:] == yolox_onnx.PAD_VALUE).all()
 
 
 @pytest.mark.timeout(10)
