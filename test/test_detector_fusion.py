@@ -67,7 +67,7 @@ def test_decode_outputs_places_boxes_on_their_grid_cell_and_keeps_mapped_classes
                                      yolox_onnx.coco_to_canonical(), 0.3)[0].shape == (0, 4)
 
 
-def tiny_yolox_like_graph(opset: int):
+def tiny_yolox_like_graph(opset: int, elem_type: int = 1):
     """Build an ONNX graph shaped like YOLOX's: [1, 3, 2, 2] float -> [1, 2, 6] rows (A=2, C=1).
 
     Row ``a`` holds the input's values ``6a .. 6a + 5`` in channel-major order, so each output
@@ -78,17 +78,18 @@ def tiny_yolox_like_graph(opset: int):
     shape = helper.make_tensor('shape', TensorProto.INT64, [3], [1, 2, 6])
     graph = helper.make_graph(
         [helper.make_node('Reshape', ['images', 'shape'], ['output'])], 'tiny',
-        [helper.make_tensor_value_info('images', TensorProto.FLOAT, [1, 3, 2, 2])],
-        [helper.make_tensor_value_info('output', TensorProto.FLOAT, [1, 2, 6])], [shape])
+        [helper.make_tensor_value_info('images', elem_type, [1, 3, 2, 2])],
+        [helper.make_tensor_value_info('output', elem_type, [1, 2, 6])], [shape])
     return helper.make_model(graph, opset_imports=[helper.make_opsetid('', opset)])
 
 
 @pytest.mark.timeout(20)
-@pytest.mark.parametrize('opset', [11, 18])
-def test_the_graph_takes_uint8_rgb_and_returns_each_rows_best_class_and_score(opset):
+@pytest.mark.parametrize('opset, elem_type', [(11, 1), (18, 1), (13, 10)])  # 10: float16
+def test_the_graph_takes_uint8_rgb_and_returns_each_rows_best_class_and_score(opset, elem_type):
     onnxruntime = pytest.importorskip('onnxruntime')
     from seg_perception.backends import yolox_graph
-    model, size, classes = yolox_graph.with_host_work_inside(tiny_yolox_like_graph(opset))
+    model, size, classes = yolox_graph.with_host_work_inside(
+        tiny_yolox_like_graph(opset, elem_type))
     assert size == (2, 2) and classes == 1
     session = onnxruntime.InferenceSession(model.SerializeToString(),
                                            providers=['CPUExecutionProvider'])

@@ -16,9 +16,10 @@ from seg_perception.backends.base import BackendError
 
 #: Input of the extended graph: ``(1, H, W, 3)`` uint8 RGB.
 IMAGE_INPUT = 'image_rgb_u8'
-#: Outputs of the extended graph: ``(1, A, 4)`` float32 ``cx, cy, log w, log h`` relative to
-#: the anchor cell, ``(1, A, 1)`` float32 objectness x best class score, ``(1, A, 1)`` int64
-#: best class (the first of equal scores, as ``numpy.argmax``).
+#: Outputs of the extended graph: ``(1, A, 4)`` ``cx, cy, log w, log h`` relative to the
+#: anchor cell and ``(1, A, 1)`` objectness x best class score, both of the head's float type
+#: (float32, float16 for a half export), and ``(1, A, 1)`` int64 best class (the first of equal
+#: scores, as ``numpy.argmax``).
 BOX_OUTPUT, SCORE_OUTPUT, CLASS_OUTPUT = 'box_raw', 'best_score', 'best_class'
 
 #: End of a slice running to the end of its axis (ONNX clamps it).
@@ -52,9 +53,11 @@ def with_host_work_inside(model) -> Tuple[object, Tuple[int, int], int]:
         raise BackendError(f'expected one input [1, 3, H, W] with fixed H and W, got '
                            f'{[(i.name, shape) for i in inputs]}')
     height, width = shape[2], shape[3]
+    input_type = inputs[0].type.tensor_type.elem_type  # float32, or float16 for a half export
     head = graph.output[0]
     head_dims = [d.dim_value if d.HasField('dim_value') else 0
                  for d in head.type.tensor_type.shape.dim]
+    head_type = head.type.tensor_type.elem_type
     if len(head_dims) != 3 or 0 < head_dims[2] < 6:
         raise BackendError(f'output {head.name} {head_dims} is not [1, A, 5 + C]')
     opset = next((o.version for o in model.opset_import if o.domain in ('', 'ai.onnx')), 0)
@@ -70,8 +73,8 @@ def with_host_work_inside(model) -> Tuple[object, Tuple[int, int], int]:
                 helper.make_node('Slice', [head.name, f'{name}_first', f'{name}_end',
                                            'host_work_axis2'], [name])]
 
-    before = [  # (1, H, W, 3) uint8 RGB -> (1, 3, H, W) float32 BGR
-        helper.make_node('Cast', [IMAGE_INPUT], ['host_work_float'], to=TensorProto.FLOAT),
+    before = [  # (1, H, W, 3) uint8 RGB -> (1, 3, H, W) float BGR
+        helper.make_node('Cast', [IMAGE_INPUT], ['host_work_float'], to=input_type),
         helper.make_node('Transpose', ['host_work_float'], ['host_work_rgb'],
                          perm=[0, 3, 1, 2]),
         constant('host_work_last', [2]), constant('host_work_before_first', [-_TO_THE_END]),
@@ -102,8 +105,8 @@ def with_host_work_inside(model) -> Tuple[object, Tuple[int, int], int]:
     anchors = head_dims[1] or None
     del graph.output[:]
     graph.output.extend([
-        helper.make_tensor_value_info(BOX_OUTPUT, TensorProto.FLOAT, [1, anchors, 4]),
-        helper.make_tensor_value_info(SCORE_OUTPUT, TensorProto.FLOAT, [1, anchors, 1]),
+        helper.make_tensor_value_info(BOX_OUTPUT, head_type, [1, anchors, 4]),
+        helper.make_tensor_value_info(SCORE_OUTPUT, head_type, [1, anchors, 1]),
         helper.make_tensor_value_info(CLASS_OUTPUT, TensorProto.INT64, [1, anchors, 1])])
     try:
         onnx.checker.check_model(model)

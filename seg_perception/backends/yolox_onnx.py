@@ -134,8 +134,9 @@ def decode_outputs(box_raw: np.ndarray, best_score: np.ndarray, best_class: np.n
     """Decode YOLOX head rows into boxes of the kept classes.
 
     Args:
-        box_raw: (A, 4) float32 ``cx, cy, log w, log h`` of each row, relative to its cell.
-        best_score: (A,) float32 objectness x the row's best class score.
+        box_raw: (A, 4) float32 (or float16) ``cx, cy, log w, log h`` of each row, relative
+            to its cell.
+        best_score: (A,) float objectness x the row's best class score.
         best_class: (A,) integer model class of that score.
         cells, strides: from ``anchor_grid`` for the same input size.
         class_table: (K,) uint8 model class -> canonical id; ``UNLABELED`` classes, and
@@ -153,8 +154,9 @@ def decode_outputs(box_raw: np.ndarray, best_score: np.ndarray, best_class: np.n
     rows, classes = rows[known], class_table[classes[known]]
     kept = classes != taxonomy.UNLABELED
     rows, classes = rows[kept], classes[kept]
-    centre = (box_raw[rows, :2] + cells[rows]) * strides[rows]
-    size = np.exp(np.minimum(box_raw[rows, 2:4], 20.0)) * strides[rows]  # clamp: no overflow
+    picked = box_raw[rows].astype(np.float32, copy=False)  # a half export's rows too
+    centre = (picked[:, :2] + cells[rows]) * strides[rows]
+    size = np.exp(np.minimum(picked[:, 2:4], 20.0)) * strides[rows]  # clamp: no overflow
     boxes = np.concatenate([centre - size / 2, centre + size / 2], axis=1).astype(np.float32)
     return boxes, best_score[rows].astype(np.float32), classes
 
