@@ -82,13 +82,8 @@ def panoptic_from_semantic(
     kept = kept[np.lexsort((first_pixel, class_of))]
     segment_of = np.zeros(count + 1, dtype=np.int32)
     segment_of[kept] = np.arange(1, kept.size + 1, dtype=np.int32)
-    window = instance_map[top:top + crop.shape[0], left:left + crop_width]
-    if count < 256:  # nearly always: cv2.LUT, twice as fast as numpy's take here
-        table = np.zeros(256, dtype=np.int32)
-        table[:count + 1] = segment_of
-        window[...] = cv2.LUT(regions.labels.astype(np.uint8), table)
-    else:  # mode='clip' writes straight into the strided window; 'raise' would buffer a copy
-        np.take(segment_of, regions.labels, mode='clip', out=window)
+    lookup(segment_of, regions.labels,
+           out=instance_map[top:top + crop.shape[0], left:left + crop_width])
     if scores is None:
         mean_scores = np.ones(kept.size)
     else:
@@ -112,6 +107,31 @@ def panoptic_from_semantic(
             area=float(int(areas[label]) * pixel_area),
         ))
     return PanopticResult(semantic=semantic, instance_map=instance_map, segments=tuple(segments))
+
+
+def lookup(values: np.ndarray, ids: np.ndarray, out: np.ndarray = None) -> np.ndarray:
+    """Return ``values[ids]`` for a (h, w) integer map of ids in [0, len(values)).
+
+    Args:
+        values: (n,) the value of each id.
+        ids: (h, w) integer ids.
+        out: (h, w) array (a strided window is fine) written into and returned; a new array
+            of ``values``' dtype when None.
+
+    """
+    if values.shape[0] <= 256:  # nearly always: cv2.LUT on uint8 ids
+        # 0.17 ms at 1024x512 here; numpy's take 0.37 ms, fancy indexing 0.85 ms.
+        table = np.zeros(256, dtype=values.dtype)
+        table[:values.shape[0]] = values
+        looked_up = cv2.LUT(ids.astype(np.uint8), table)
+        if out is None:
+            return looked_up
+        out[...] = looked_up
+        return out
+    if out is None:
+        return np.take(values, ids)
+    # mode='clip' writes straight into a strided ``out``; 'raise' would buffer a copy
+    return np.take(values, ids, mode='clip', out=out)
 
 
 class Regions(NamedTuple):

@@ -9,6 +9,7 @@ import numpy as np
 
 from seg_perception import taxonomy
 from seg_perception.backends.base import Segmenter
+from seg_perception.components import lookup
 from seg_perception.lanes.extractor import LaneConfig, LaneExtractor
 from seg_perception.structures import Frame, FrameResult, PanopticResult, Segment, TrackedObject
 from seg_perception.tracking.association import crops_from_instance_map
@@ -172,7 +173,7 @@ class Pipeline:
         height, width = frame.size
         semantic = resize_labels(panoptic.semantic, height, width, self._allocate_labels)
         if objects:
-            instances = resize_labels(_lookup(segment_to_value, panoptic.instance_map),
+            instances = resize_labels(lookup(segment_to_value, panoptic.instance_map),
                                       height, width, self._allocate_labels)
         else:  # nothing tracked: no lookup, no resize
             instances = self._allocate_labels((height, width), np.uint16)
@@ -180,16 +181,6 @@ class Pipeline:
         return FrameResult(
             frame=frame, semantic=semantic, instances=instances, objects=tuple(objects),
             warnings=warnings)
-
-
-def _lookup(values: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """Return ``values[ids]`` for a (h, w) integer map of ids in [0, len(values))."""
-    if values.shape[0] <= 256:  # nearly always: cv2.LUT on uint8 ids
-        # 0.17 ms at 1024x512 here; numpy's take 0.37 ms, fancy indexing 0.85 ms.
-        table = np.zeros(256, dtype=values.dtype)
-        table[:values.shape[0]] = values
-        return cv2.LUT(ids.astype(np.uint8), table)
-    return np.take(values, ids)
 
 
 def resize_labels(labels: np.ndarray, height: int, width: int,

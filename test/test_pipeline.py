@@ -131,11 +131,16 @@ def test_full_resolution_maps_are_written_into_the_given_allocator_arrays():
 
 
 def test_the_track_value_lookup_matches_numpys_with_few_and_many_segments():
-    from seg_perception.pipeline import _lookup
+    from seg_perception.components import lookup
     rng = np.random.default_rng(3)
     for segments in (1, 40, 255, 256, 700):
         values = rng.integers(0, 65536, segments + 1).astype(np.uint16)
         ids = rng.integers(0, segments + 1, (37, 53)).astype(np.int32)
-        looked_up = _lookup(values, ids)
+        looked_up = lookup(values, ids)
         assert looked_up.dtype == np.uint16
         np.testing.assert_array_equal(looked_up, values[ids])
+        # into a strided window of a larger map, as the instances are written
+        target = np.full((40, 60), 7, dtype=np.uint16)
+        assert lookup(values, ids, out=target[1:38, 2:55]) is not None
+        np.testing.assert_array_equal(target[1:38, 2:55], values[ids])
+        assert (target[0] == 7).all() and (target[:, 55:] == 7).all()

@@ -41,7 +41,7 @@ import numpy as np
 
 from seg_perception import taxonomy
 from seg_perception.backends.yolox_onnx import Detections
-from seg_perception.components import label_regions
+from seg_perception.components import label_regions, lookup
 from seg_perception.structures import PanopticResult, Segment
 
 #: Class groups whose semantic pixels support a detection of any member.
@@ -376,5 +376,5 @@ def _result(semantic: np.ndarray, instances: _Instances, scale: np.ndarray,
             score=float(np.clip(instances.scores[index - 1], 0.0, 1.0)), bbox=box,
             area=float(area * pixel_area)))
     if len(segments) < count:  # an empty instance was dropped: ids move down
-        claimed = np.take(renumber, claimed)
+        claimed = lookup(renumber, claimed)
     return PanopticResult(semantic=semantic, instance_map=claimed, segments=tuple(segments))
