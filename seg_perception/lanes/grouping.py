@@ -19,6 +19,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
+from seg_perception.components import nonzero_bounds
 from seg_perception.lanes.structures import LaneLine, polyline_from_curve
 
 
@@ -109,17 +110,16 @@ def _row_samples(mask: np.ndarray, scale_x: float, scale_y: float,
                  config: LaneGroupingConfig) -> List[_Chain]:
     """Return one chain per connected piece: mean x per row, in input pixels."""
     height, width = mask.shape
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
+    bounds = nonzero_bounds(mask)
+    if bounds is None:
         return []
-    cols = np.flatnonzero(mask.any(axis=0))
-    top, left = int(rows[0]), int(cols[0])
+    top, bottom, left, right = bounds
     # Labelled inside the lane pixels' bounding box, and only the lane pixels looked up after:
     # 8.8 -> 4.6 ms for a 1024x512 BDD100K frame's lane stage here, the same lines. Areas and
     # row sums come from bincounts over the lane pixels: OpenCV's statistics, np.nonzero over
     # the int32 labels and np.unique over the (piece, row) keys took 1.7 of 2.5 ms per mask
     # on 24 real 1024x512 masks, against 0.6 ms this way, with the same chains.
-    crop = np.ascontiguousarray(mask[top:rows[-1] + 1, left:cols[-1] + 1], dtype=np.uint8)
+    crop = np.ascontiguousarray(mask[top:bottom, left:right], dtype=np.uint8)
     count, labels = cv2.connectedComponents(crop, connectivity=8, ltype=cv2.CV_32S)
     ys, xs = np.nonzero(crop)
     piece = labels[ys, xs]
