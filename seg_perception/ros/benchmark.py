@@ -309,18 +309,14 @@ def configuration_overhead(settings, rgb: np.ndarray, repeats: int = 5) -> Dict[
         segmenter.release()
 
 
-def _time_network_calls(segmenter, seconds: List[Tuple[str, float]]) -> List[object]:
+def _time_network_calls(segmenter, seconds: List[Tuple[str, float]]) -> None:
     """Wrap the ``run`` of every engine and ONNX Runtime session under ``segmenter``.
 
     Each call appends ``(role, wall seconds)`` to ``seconds``: role ``'detection'`` for the
     detector's session, ``'segmentation'`` for the others. The tree is walked through the
     wrappers' ``primary``, ``secondary``, ``semantic`` and ``detector`` attributes.
-
-    Returns:
-        the objects whose ``run`` was wrapped.
-
     """
-    wrapped, stack, seen = [], [(segmenter, 'segmentation')], set()
+    stack, seen = [(segmenter, 'segmentation')], set()
     while stack:
         part, role = stack.pop()
         if part is None or id(part) in seen:
@@ -332,8 +328,6 @@ def _time_network_calls(segmenter, seconds: List[Tuple[str, float]]) -> List[obj
             runner = getattr(part, name, None)
             if runner is not None and callable(getattr(runner, 'run', None)):
                 runner.run = _timed(runner.run, seconds, role)
-                wrapped.append(runner)
-    return wrapped
 
 
 def _timed(function: Callable, seconds: List[Tuple[str, float]], role: str) -> Callable:
