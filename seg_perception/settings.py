@@ -87,7 +87,8 @@ PARAMETERS: Tuple[ParameterSpec, ...] = (
                   "Fraction of a detector tile's side shared with its neighbour.", 0.0, 0.9),
     ParameterSpec('max_batch_frames', 0,
                   'Most camera frames per forward pass, least recently served camera first; '
-                  '0 = one on the CPU (batches are slower there), every waiting camera on CUDA.',
+                  '0 = every waiting camera on CUDA; on the CPU as many as the engine runs side '
+                  'by side (OpenVINO: one stream per camera up to its threads), else one.',
                   0, 64, 1),
     ParameterSpec('qos_reliability', 'best_effort',
                   'Reliability of the image subscriptions: best_effort or reliable.'),
@@ -270,6 +271,7 @@ def settings_from_values(values: Mapping[str, Any]) -> NodeSettings:
         extra=_backend_extra(value('backend_extra')),
         detector=_detector_options(value),
         engine=value('engine'),
+        parallel_frames=value('max_batch_frames') or len(topics),
     )
     tracker = TrackerConfig(
         high_score=float(value('track_high_score')),

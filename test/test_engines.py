@@ -250,15 +250,21 @@ def test_openvino_export_is_cached_and_runs_any_batch_as_torch_does(tmp_path):
         cached_export(checkpoint, 'tiny_32x24', build, (24, 32), ('labels',),
                       export_format='tflite')
 
-    engine = OpenVinoEngine(path, 'f32', threads=1)
+    one_at_a_time = OpenVinoEngine(path, 'f32', threads=1)
+    # Three frames asked side by side on two threads: two streams, a frame per request.
+    side_by_side = OpenVinoEngine(path, 'f32', threads=2, parallel_frames=3)
+    assert (one_at_a_time.parallel_frames, side_by_side.parallel_frames) == (1, 2)
+    assert side_by_side.description == 'openvino CPU f32, 2 streams'
     graph = _tiny_graph(0)
-    for batch in (1, 3):
-        images = np.random.default_rng(batch).integers(0, 256, (batch, 24, 32, 3), np.uint8)
-        labels, confidence = engine.run(images)
-        with torch.inference_mode():
-            expected_labels, expected_confidence = graph(torch.from_numpy(images))
-        np.testing.assert_array_equal(labels, expected_labels.numpy())
-        np.testing.assert_allclose(confidence, expected_confidence.numpy(), atol=1e-5)
+    for engine in (one_at_a_time, side_by_side):
+        for batch in (1, 3):
+            images = np.random.default_rng(batch).integers(0, 256, (batch, 24, 32, 3),
+                                                           np.uint8)
+            labels, confidence = engine.run(images)
+            with torch.inference_mode():
+                expected_labels, expected_confidence = graph(torch.from_numpy(images))
+            np.testing.assert_array_equal(labels, expected_labels.numpy())  # in batch order
+            np.testing.assert_allclose(confidence, expected_confidence.numpy(), atol=1e-5)
     names = [output.get_any_name() for output in openvino.Core().read_model(str(path)).outputs]
     assert names == ['labels', 'confidence']
     path.with_suffix('.bin').unlink()  # a damaged cache is an error that names the file

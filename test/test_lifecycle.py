@@ -228,3 +228,19 @@ def test_cameras_are_served_least_recently_served_first(ros):
     finally:
         node.shutdown_work()
         node.destroy_node()
+
+
+def test_on_the_cpu_batches_hold_as_many_frames_as_the_backend_runs_side_by_side(ros):
+    def two_streams(settings):
+        segmenter = BoxSegmenter()
+        segmenter.parallel_frames = 2
+        return segmenter
+    overrides = [Parameter('image_topics', value=['/pf/a/image_raw', '/pf/b/image_raw']),
+                 Parameter('autostart', value=False)]
+    node = SegmentationNode(segmenter_factory=two_streams, parameter_overrides=overrides)
+    try:
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        assert node._batch_limit == 2
+    finally:
+        node.shutdown_work()
+        node.destroy_node()

@@ -56,6 +56,14 @@ def test_lifting_settings_per_camera(make_node):
     assert settings.base_frame == 'base_link'
 
 
+def test_engines_run_a_frame_per_camera_side_by_side_unless_batches_are_capped(make_node):
+    one = parameters.read_settings(make_node())
+    three = parameters.read_settings(make_node(image_topics=['/a/image', '/b/image', '/c/i']))
+    capped = parameters.read_settings(make_node(image_topics=['/a/image', '/b/image'],
+                                                max_batch_frames=1))
+    assert [s.backend_options.parallel_frames for s in (one, three, capped)] == [1, 3, 1]
+
+
 @pytest.mark.parametrize('overrides, message', [
     (dict(image_topics=['/a/image_raw', '/a/image_raw/compressed']), 'same output topics'),
     (dict(image_topics=['/a/image', '/a/image']), 'names a topic twice'),

@@ -73,6 +73,9 @@ def test_composite_paints_secondary_classes_outside_instances_at_primary_resolut
     assert composite.class_ids == tuple(sorted((ROAD, LANE, CAR, SKY)))
     assert composite.name == 'p+s'
     assert primary.calls == secondary.calls == 1
+    primary.device, primary.parallel_frames = 'cuda:0', 3  # the node batches by the primary's
+    on_cuda = CompositeBackend(primary, secondary, ('lane_marking',))
+    assert (on_cuda.device, on_cuda.parallel_frames) == ('cuda:0', 3)
     assert composite.segment([]) == ()
 
 

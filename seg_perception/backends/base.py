@@ -56,6 +56,9 @@ class BackendOptions:
         engine: inference engine of the backends that support several (ESPNetv2, TwinLiteNet):
             ``'auto'``, ``'torch'``, ``'onnxruntime'`` or ``'openvino'``
             (see ``seg_perception.backends.engines``); the others run torch.
+        parallel_frames: frames of a batch an engine that can runs side by side on the CPU
+            (OpenVINO, one stream each; capped at its threads); 1 = one frame at a time on
+            every core, the lowest latency. The node sets it to its number of cameras.
 
     """
 
@@ -71,6 +74,7 @@ class BackendOptions:
     extra: Dict[str, str] = field(default_factory=dict)
     detector: DetectorOptions = DetectorOptions()
     engine: str = 'auto'
+    parallel_frames: int = 1
 
 
 def parse_extra(text: str) -> Dict[str, str]:
@@ -165,6 +169,9 @@ class Segmenter(abc.ABC):
     #: Where it runs (``'cpu'``, ``'cuda:0'``, or a torch.device); callers batch frames on
     #: accelerators and one at a time on the CPU. Backends that choose a device set it.
     device: object = 'cpu'
+    #: Frames of a batch the backend runs side by side on the CPU (``BackendOptions
+    #: .parallel_frames`` as its engine took it); the node batches up to this many there.
+    parallel_frames: int = 1
 
     @property
     @abc.abstractmethod

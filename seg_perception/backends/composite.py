@@ -41,6 +41,9 @@ class CompositeBackend(Segmenter):
             raise BackendError(
                 f'composite backend: {secondary.name or "the secondary"} never outputs {names}')
         self.name = f'{primary.name}+{secondary.name}'
+        #: The primary's device and parallel frames (the node batches by them).
+        self.device = getattr(primary, 'device', 'cpu')
+        self.parallel_frames = primary.parallel_frames
         self._paint_table = np.zeros(256, dtype=np.uint8)  # 1: painted (a cv2.LUT table)
         self._paint_table[list(self.paint_ids)] = 1
 

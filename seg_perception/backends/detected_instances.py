@@ -81,6 +81,7 @@ class DetectionFusionSegmenter(Segmenter):
         self.name = f'{semantic.name}+{detector_options.name or "detector"}'
         #: The wrapped backend's device (callers batch frames on accelerators).
         self.device = getattr(semantic, 'device', 'cpu')
+        self.parallel_frames = getattr(semantic, 'parallel_frames', 1)
         self.last_timings_ms: Dict[str, float] = {}
         self._class_ids: Optional[Tuple[int, ...]] = None
 

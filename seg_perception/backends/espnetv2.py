@@ -95,7 +95,9 @@ class ESPNetv2Backend(Segmenter):
         self.engine = create_requested_engine(
             options.engine, self.device, self._half, self.build_graph, self.export,
             options.extra.get(OPENVINO_PRECISION_KEY, 'auto'),
-            trt_cache_dir=default_cache_dir() / 'tensorrt')
+            trt_cache_dir=default_cache_dir() / 'tensorrt',
+            parallel_frames=options.parallel_frames)
+        self.parallel_frames = self.engine.parallel_frames
         self.resize = BatchResizer(self.input_size)
         self._lock = threading.Lock()
         self._maps_at_input_size = False

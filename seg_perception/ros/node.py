@@ -57,9 +57,11 @@ class SegmentationNode(LifecycleNode):
 
     Image callbacks only keep the newest message per camera; a worker thread takes the newest
     message of the cameras that have one, least recently served first (at most
-    ``max_batch_frames``; on the CPU one by default) and runs them through the model as one
-    batch; a second thread tracks, resizes and publishes that batch while the first runs the
-    model on the next one (the forward pass releases the GIL). Every camera has its own
+    ``max_batch_frames``; by default every waiting camera on CUDA, and on the CPU as many as
+    the engine runs side by side: OpenVINO one per stream, one per camera up to its threads,
+    the others one) and runs them through the model as one batch; a second thread tracks,
+    resizes and publishes that batch while the first runs the model on the next one (the
+    forward pass releases the GIL). Every camera has its own
     tracker; all take ids from one counter that lives as long as the node, so an id names one
     object in the whole node's life.
     A message replaced before the worker took it is counted as dropped, so latency stays bounded
@@ -118,7 +120,7 @@ class SegmentationNode(LifecycleNode):
                                        allocate_labels=MessageBufferPool())
         self.streams = [self._open_stream(t) for t in self.settings.image_topics]
         self._batch_limit = self.settings.max_batch_frames or (
-            1 if str(segmenter.device).startswith('cpu') else 0)
+            segmenter.parallel_frames if str(segmenter.device).startswith('cpu') else 0)
         self._diagnostics = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self._diagnostics_timer = self.create_timer(self.settings.diagnostics_period_s,
                                                     self._publish_diagnostics)
