@@ -73,3 +73,24 @@ def test_bench_times_a_whole_configuration_beside_its_network_calls(
     assert stages['segmentation'] > 0.0 and stages['track_and_resize'] > 0.0
     assert 'configuration small.yaml (espnetv2, detector none)' in out
     assert 'outside the networks by stage' in out
+
+
+@pytest.mark.slow
+@pytest.mark.ros
+@pytest.mark.timeout(300)
+def test_bench_drives_the_main_job_per_variant_and_scores_it(
+        capsys, tmp_path, espnetv2_weights_dir):
+    use_private_domain()
+    images = sample('camvid_samples', 'images')
+    labels = sample('camvid_samples', 'labels')
+    params = write_espnetv2_params(tmp_path / 'small.yaml', 256, 128)
+    assert cli.main(['bench', '--sections', 'drive', '--drive-limit', '2', '--drive-variants',
+                     'espnetv2_torch_authors', '--drive-source', str(images), '--drive-labels',
+                     str(labels), '--params-file', str(params), '--weights-dir',
+                     str(espnetv2_weights_dir), '--json']) == 0
+    out = capsys.readouterr().out
+    row, = json.loads(out.strip().splitlines()[-1])['drive']  # only the variant asked for
+    assert (row['key'], row['frames']) == ('espnetv2_torch_authors', 2)
+    assert 0.0 < row['median_ms'] and row['frames_per_s'] == pytest.approx(1e3 / row['mean_ms'])
+    assert 0.2 < row['mean_iou'] < 1.0 and 0.5 < row['pixel_accuracy'] <= 1.0  # 2 real frames
+    assert 'ESPNetv2 alone, torch, argmax at the input size' in out and '1.00x' in out

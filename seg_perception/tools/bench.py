@@ -5,9 +5,10 @@ import json
 from pathlib import Path
 import sys
 import tempfile
-from typing import Dict, List
+from typing import Dict, List, Optional
 
-
+from seg_perception import paths
+from seg_perception.tools.bench_drive import VARIANTS as DRIVE_VARIANTS
 from seg_perception.tools.harness import (add_settings_arguments, machine_description,
                                           sample_frame)
 from seg_perception.weights import split_weights_dirs
@@ -16,7 +17,7 @@ from seg_perception.weights import split_weights_dirs
 #: Benchmark sections run by default, in order.
 SECTIONS = ('node', 'configuration', 'conversion', 'tracker', 'e2e', 'lanes', 'detector')
 #: Sections that take minutes and run only when named with --sections.
-OPTIONAL_SECTIONS = ('engines', 'multicamera')
+OPTIONAL_SECTIONS = ('engines', 'multicamera', 'drive')
 #: (name, width, height) of the inputs the node rows are measured at.
 NODE_SIZES = (('720p', 1280, 720), ('1080p', 1920, 1080))
 
@@ -43,6 +44,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='multicamera: camera counts to measure (default: 1 2 4)')
     parser.add_argument('--camera-seconds', type=float, default=30.0,
                         help='multicamera: seconds of publishing per configuration')
+    default_drive = paths.sample_path('camvid_samples', 'images')
+    parser.add_argument('--drive-source', type=Path, default=default_drive,
+                        help=f'drive: image folder or video (default: {default_drive})')
+    parser.add_argument('--drive-labels', type=Path,
+                        default=paths.sample_path('camvid_samples', 'labels'),
+                        help="drive: CamVid-format labels of the source's frames, for mIoU "
+                             '(default: the CamVid sample labels, when present)')
+    parser.add_argument('--drive-limit', type=int, default=0,
+                        help='drive: frames per variant (0 = all)')
+    parser.add_argument('--drive-variants', nargs='+', default=(),
+                        choices=[key for key, _, _ in DRIVE_VARIANTS],
+                        help='drive: variants to run (default: all)')
     parser.add_argument('--backends', nargs='*', metavar='NAME', default=None,
                         help='instead: time the model backends with random weights at '
                         '--backend-size (default: torchvision transformers detectron2)')
@@ -174,6 +187,10 @@ def run(args: argparse.Namespace) -> int:
                                              args.repeats)
     if 'multicamera' in sections:
         results['multicamera'] = _multicamera(args)
+    if 'drive' in sections:
+        results['drive'] = _drive(args)
+        if results['drive'] is None:
+            return 1
     if 'detector' in sections:  # YOLOX + detection-guided fusion (skipped without weights)
         from seg_perception.tools.bench_detector import detector_rows
         results['detector_1080p'] = detector_rows(
@@ -182,6 +199,25 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(results))
     return 0
+
+
+def _drive(args: argparse.Namespace) -> Optional[List[Dict]]:
+    from seg_perception.tools import bench_drive
+
+    if args.drive_source is None:
+        print('bench drive: no source given and no sample data found: pass --drive-source',
+              file=sys.stderr)
+        return None
+    print(f'the main job (drive) on {args.drive_source} through the node process, lock-step, '
+          f'overlay subscribed, {args.params_file.name} with the overrides of each variant:')
+    try:
+        rows = bench_drive.drive_rows(args.drive_source, args.drive_labels, args.params_file,
+                                      args.weights_dir, args.drive_limit, args.drive_variants)
+    except RuntimeError as error:
+        print(f'bench drive: {error}', file=sys.stderr)
+        return None
+    bench_drive.print_rows(rows)
+    return rows
 
 
 def _multicamera(args: argparse.Namespace) -> List[Dict]:

@@ -19,9 +19,13 @@ from seg_perception.tools.harness import add_settings_arguments, node_and_driver
 from seg_perception.tools.image_source import iter_frames
 
 
-def _drive_frames(args: argparse.Namespace, driver, overlay_dir: Path,
-                  semantic_dir: Path) -> List[float]:
-    """Send every frame in lock-step, save its overlay and semantic PNGs; return latencies, ms."""
+def drive_frames(args: argparse.Namespace, driver, overlay_dir: Path, semantic_dir: Path,
+                 quiet: bool = False) -> List[float]:
+    """Send every frame in lock-step, save its overlay and semantic PNGs; return latencies, ms.
+
+    ``args`` holds ``drive``'s ``source``, ``limit``, ``fps``, ``frame_id``, ``encoding`` and
+    ``timeout``; ``quiet`` leaves out the line per frame.
+    """
     from seg_perception.ros.driver import (decode_output, make_camera_msg, ns_to_header,
                                            stamp_to_ns)
 
@@ -41,8 +45,9 @@ def _drive_frames(args: argparse.Namespace, driver, overlay_dir: Path,
         driver.forget(stamp_to_ns(msg.header.stamp))
         cv2.imwrite(str(semantic_dir / f'{name}.png'), semantic)
         cv2.imwrite(str(overlay_dir / f'{name}.png'), cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
-        print(f'frame {index:4d} {name}: {rgb.shape[1]}x{rgb.shape[0]} '
-              f'latency {latency_ms:7.1f} ms', flush=True)
+        if not quiet:
+            print(f'frame {index:4d} {name}: {rgb.shape[1]}x{rgb.shape[0]} '
+                  f'latency {latency_ms:7.1f} ms', flush=True)
     return latencies
 
 
@@ -83,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
                            ['--log-level', f'seg_perception:={args.log_level}'])
     try:
         with node_and_driver(command, args.out / 'node.log', topic) as (_, driver):
-            latencies = _drive_frames(args, driver, overlay_dir, semantic_dir)
+            latencies = drive_frames(args, driver, overlay_dir, semantic_dir)
     except RuntimeError as error:
         print(error, file=sys.stderr)
         return 1
