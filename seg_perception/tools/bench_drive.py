@@ -75,7 +75,7 @@ def drive_rows(source: Path, labels: Optional[Path], params_file: Path, weights_
                                               out / 'semantic', quiet=True))
         if latencies.size == 0:
             raise RuntimeError(f'bench drive: {key} returned no frame; see {out / "node.log"}')
-        scores = evaluate_semantic(out / 'semantic', labels, 'camvid') if labels else None
+        scores = _scores(out / 'semantic', labels)
         rows.append({
             'key': key, 'description': description, 'frames': int(latencies.size),
             'mean_ms': float(latencies.mean()), 'median_ms': float(np.median(latencies)),
@@ -84,6 +84,17 @@ def drive_rows(source: Path, labels: Optional[Path], params_file: Path, weights_
             'pixel_accuracy': scores.pixel_accuracy() if scores else None,
         })
     return rows
+
+
+def _scores(semantic_dir: Path, labels: Optional[Path]):
+    """Return the CamVid scores of a variant's semantic images, or None (said why)."""
+    if labels is None:
+        return None
+    try:
+        return evaluate_semantic(semantic_dir, labels, 'camvid')
+    except (FileNotFoundError, ValueError) as error:  # e.g. labels of other frames
+        print(f'  (no mIoU: {error})', flush=True)
+        return None
 
 
 def print_rows(rows: List[Dict]) -> None:
