@@ -7,6 +7,7 @@ default (``TrackerConfig``, ``BackendOptions``, ``HealthLimits``) and the parame
 there.
 """
 
+import dataclasses
 from dataclasses import dataclass
 import math
 from typing import Any, Dict, List, Mapping, Tuple
@@ -222,6 +223,19 @@ class NodeSettings:
     lidar_pose: Tuple[float, ...] = (0.0, 0.0, 1.8, 0.0, 0.0, 0.0)
 
 
+def with_node_batches(settings: NodeSettings) -> NodeSettings:
+    """Return ``settings`` with the backend asked to run the node's batches side by side.
+
+    The node batches up to ``max_batch_frames`` frames (0: one per camera), so its backend may
+    run that many side by side (``BackendOptions.parallel_frames``). The tools that feed the
+    pipeline one frame at a time (``process``, ``fleet``, the evaluations) keep 1: a lone
+    frame runs fastest with every core on it.
+    """
+    frames = settings.max_batch_frames or len(settings.image_topics)
+    return dataclasses.replace(settings, backend_options=dataclasses.replace(
+        settings.backend_options, parallel_frames=max(1, frames)))
+
+
 def default_values() -> Dict[str, Any]:
     """Return parameter name -> default value of every parameter (lists copied)."""
     return {spec.name: list(spec.default) if isinstance(spec.default, list) else spec.default
@@ -271,7 +285,6 @@ def settings_from_values(values: Mapping[str, Any]) -> NodeSettings:
         extra=_backend_extra(value('backend_extra')),
         detector=_detector_options(value),
         engine=value('engine'),
-        parallel_frames=value('max_batch_frames') or len(topics),
     )
     tracker = TrackerConfig(
         high_score=float(value('track_high_score')),

@@ -231,7 +231,10 @@ def test_cameras_are_served_least_recently_served_first(ros):
 
 
 def test_on_the_cpu_batches_hold_as_many_frames_as_the_backend_runs_side_by_side(ros):
+    asked = []
+
     def two_streams(settings):
+        asked.append(settings.backend_options.parallel_frames)
         segmenter = BoxSegmenter()
         segmenter.parallel_frames = 2
         return segmenter
@@ -240,7 +243,8 @@ def test_on_the_cpu_batches_hold_as_many_frames_as_the_backend_runs_side_by_side
     node = SegmentationNode(segmenter_factory=two_streams, parameter_overrides=overrides)
     try:
         assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
-        assert node._batch_limit == 2
+        assert asked == [2]  # the node asks for a frame per camera side by side ...
+        assert node._batch_limit == 2  # ... and batches what the backend runs side by side
     finally:
         node.shutdown_work()
         node.destroy_node()

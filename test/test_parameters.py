@@ -11,6 +11,7 @@ from ros_fixtures import use_private_domain
 
 from seg_perception.paths import repo_root
 from seg_perception.ros import parameters
+from seg_perception.settings import with_node_batches
 from seg_perception.tools.harness import node_command
 
 
@@ -56,12 +57,16 @@ def test_lifting_settings_per_camera(make_node):
     assert settings.base_frame == 'base_link'
 
 
-def test_engines_run_a_frame_per_camera_side_by_side_unless_batches_are_capped(make_node):
+def test_the_node_runs_a_frame_per_camera_side_by_side_unless_batches_are_capped(make_node):
     one = parameters.read_settings(make_node())
     three = parameters.read_settings(make_node(image_topics=['/a/image', '/b/image', '/c/i']))
     capped = parameters.read_settings(make_node(image_topics=['/a/image', '/b/image'],
                                                 max_batch_frames=1))
-    assert [s.backend_options.parallel_frames for s in (one, three, capped)] == [1, 3, 1]
+    # As read (process, fleet and the evaluations feed one frame at a time): one.
+    assert [s.backend_options.parallel_frames for s in (one, three, capped)] == [1, 1, 1]
+    assert [with_node_batches(s).backend_options.parallel_frames
+            for s in (one, three, capped)] == [1, 3, 1]
+    assert with_node_batches(three).image_topics == three.image_topics
 
 
 @pytest.mark.parametrize('overrides, message', [

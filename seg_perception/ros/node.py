@@ -28,7 +28,7 @@ from seg_perception.ros.lane_messages import LaneArray
 from seg_perception.ros.messages import label_info_msg
 from seg_perception.ros.sensor_conversions import SensorConversionError
 from seg_perception.ros.stream_lifting import LiftingError, StreamLifting
-from seg_perception.settings import NodeSettings
+from seg_perception.settings import NodeSettings, with_node_batches
 from seg_perception.stream_stats import StreamStats
 from seg_perception.structures import Frame, FrameResult
 from seg_perception.tracking.ids import TrackIdCounter
@@ -111,7 +111,7 @@ class SegmentationNode(LifecycleNode):
         """Read the parameters, load the model, create the publishers and diagnostics."""
         try:
             self.settings = parameters.read_settings(self)
-            segmenter = self._segmenter_factory(self.settings)
+            segmenter = self._segmenter_factory(with_node_batches(self.settings))
         except Exception as error:  # whatever stops the model loading fails the transition
             self.last_error = _describe(error)
             self.get_logger().error(f'configure failed: {self.last_error}')
@@ -133,7 +133,7 @@ class SegmentationNode(LifecycleNode):
         """Load the model again if deactivate released it, subscribe and start the worker."""
         if self.pipeline.segmenter is None:
             try:
-                self.pipeline.segmenter = self._segmenter_factory(self.settings)
+                self.pipeline.segmenter = self._segmenter_factory(with_node_batches(self.settings))
             except Exception as error:  # whatever stops the model loading fails the transition
                 self.last_error = _describe(error)
                 self.get_logger().error(f'activate failed: {self.last_error}')
