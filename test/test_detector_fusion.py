@@ -371,6 +371,13 @@ def test_wrapper_fuses_each_image_and_passes_the_tiling_options():
     assert set(segmenter.last_timings_ms) == {'semantic', 'detect', 'fuse'}
     assert CAR in segmenter.class_ids and C('traffic_sign') in segmenter.class_ids
     assert segmenter.name == 'fixed+yolox'
+    assert segmenter.engine_description == ''  # neither names an engine
+    detector.providers = ('CPUExecutionProvider',)
+    wrapped.engine_description, wrapped.parallel_frames = 'openvino CPU bf16, 2 streams', 2
+    logged = DetectionFusionSegmenter(wrapped, detector, DetectorOptions('yolox'))
+    assert logged.engine_description == \
+        'openvino CPU bf16, 2 streams + yolox onnxruntime CPUExecutionProvider'
+    assert logged.parallel_frames == 2  # the node batches by the wrapped backend's
     segmenter.release()
     assert wrapped.released == 1
 

@@ -73,9 +73,12 @@ def test_composite_paints_secondary_classes_outside_instances_at_primary_resolut
     assert composite.class_ids == tuple(sorted((ROAD, LANE, CAR, SKY)))
     assert composite.name == 'p+s'
     assert primary.calls == secondary.calls == 1
+    assert composite.engine_description == ''  # neither has a choice of engine
     primary.device, primary.parallel_frames = 'cuda:0', 3  # the node batches by the primary's
+    primary.engine_description, secondary.engine_description = 'torch cuda:0 fp16', 'onnx'
     on_cuda = CompositeBackend(primary, secondary, ('lane_marking',))
     assert (on_cuda.device, on_cuda.parallel_frames) == ('cuda:0', 3)
+    assert on_cuda.engine_description == 'torch cuda:0 fp16 + onnx'  # for the node's log
     assert composite.segment([]) == ()
 
 

@@ -172,6 +172,9 @@ class Segmenter(abc.ABC):
     #: Frames of a batch the backend runs side by side on the CPU (``BackendOptions
     #: .parallel_frames`` as its engine took it); the node batches up to this many there.
     parallel_frames: int = 1
+    #: The inference engine(s) it runs, for logs (e.g. ``openvino CPU bf16, 2 streams``);
+    #: empty where the backend has no choice of engine.
+    engine_description: str = ''
 
     @property
     @abc.abstractmethod

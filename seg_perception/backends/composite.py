@@ -44,6 +44,8 @@ class CompositeBackend(Segmenter):
         #: The primary's device and parallel frames (the node batches by them).
         self.device = getattr(primary, 'device', 'cpu')
         self.parallel_frames = primary.parallel_frames
+        self.engine_description = ' + '.join(
+            d for d in (primary.engine_description, secondary.engine_description) if d)
         self._paint_table = np.zeros(256, dtype=np.uint8)  # 1: painted (a cv2.LUT table)
         self._paint_table[list(self.paint_ids)] = 1
 

@@ -82,6 +82,11 @@ class DetectionFusionSegmenter(Segmenter):
         #: The wrapped backend's device (callers batch frames on accelerators).
         self.device = getattr(semantic, 'device', 'cpu')
         self.parallel_frames = getattr(semantic, 'parallel_frames', 1)
+        providers = getattr(detector, 'providers', ())
+        detector_engine = f'{detector_options.name} onnxruntime {providers[0]}' \
+            if providers else ''
+        self.engine_description = ' + '.join(
+            d for d in (getattr(semantic, 'engine_description', ''), detector_engine) if d)
         self.last_timings_ms: Dict[str, float] = {}
         self._class_ids: Optional[Tuple[int, ...]] = None
 

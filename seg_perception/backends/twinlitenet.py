@@ -82,6 +82,7 @@ class TwinLiteNetBackend(Segmenter):
             trt_cache_dir=default_cache_dir() / 'tensorrt',
             parallel_frames=options.parallel_frames)
         self.parallel_frames = self.engine.parallel_frames
+        self.engine_description = self.engine.description
         self.resize = BatchResizer(self.input_size)
         self._lock = threading.Lock()
 

@@ -124,9 +124,11 @@ class SegmentationNode(LifecycleNode):
         self._diagnostics = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self._diagnostics_timer = self.create_timer(self.settings.diagnostics_period_s,
                                                     self._publish_diagnostics)
+        engines = getattr(segmenter, 'engine_description', '')
         self.get_logger().info(
             f'configured: {", ".join(self.settings.image_topics)} with '
-            f'{segmenter.name or self.settings.backend} on {segmenter.device}')
+            f'{segmenter.name or self.settings.backend} on {segmenter.device}'
+            + (f' ({engines})' if engines else ''))
         return super().on_configure(state)
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
