@@ -265,6 +265,12 @@ def test_openvino_export_is_cached_and_runs_any_batch_as_torch_does(tmp_path):
                 expected_labels, expected_confidence = graph(torch.from_numpy(images))
             np.testing.assert_array_equal(labels, expected_labels.numpy())  # in batch order
             np.testing.assert_allclose(confidence, expected_confidence.numpy(), atol=1e-5)
+    # A failed request leaves OpenVINO's queue failing every later call; the engine replaces
+    # it, so a bad batch fails alone.
+    with pytest.raises(RuntimeError):
+        side_by_side.run(np.zeros((2, 20, 32, 3), np.uint8))  # not the graph's input size
+    labels, _ = side_by_side.run(images)
+    np.testing.assert_array_equal(labels, expected_labels.numpy())
     names = [output.get_any_name() for output in openvino.Core().read_model(str(path)).outputs]
     assert names == ['labels', 'confidence']
     path.with_suffix('.bin').unlink()  # a damaged cache is an error that names the file

@@ -237,14 +237,12 @@ class OpenVinoEngine(Engine):
             self.compiled = core.compile_model(core.read_model(str(model_path)), 'CPU', config)
         except RuntimeError as error:  # e.g. a cached .xml whose .bin went missing
             raise BackendError(f'OpenVINO cannot load {model_path}: {error}') from error
-        self._frame_outputs = []
         if self.parallel_frames == 1:
             self.request = self.compiled.create_infer_request()
             self._queue = None
         else:
             self.request = None
-            self._queue = openvino.AsyncInferQueue(self.compiled, self.parallel_frames)
-            self._queue.set_callback(self._keep_outputs)
+            self._queue = self._new_queue()
 
     @property
     def description(self) -> str:
@@ -261,17 +259,35 @@ class OpenVinoEngine(Engine):
         if self._queue is None:
             self.request.infer({0: batch})
             return self._outputs_of(self.request)
-        self._frame_outputs = [None] * batch.shape[0]
-        for index in range(batch.shape[0]):
-            self._queue.start_async({0: batch[index:index + 1]}, index)
-        self._queue.wait_all()
-        frames, self._frame_outputs = self._frame_outputs, []
+        frames = [None] * batch.shape[0]
+        try:
+            for index in range(batch.shape[0]):
+                # Each request's outputs go to this batch's list, whatever happens to others.
+                self._queue.start_async({0: batch[index:index + 1]}, (frames, index))
+            self._queue.wait_all()
+        except RuntimeError:
+            # After a failed request every later call of its queue raises the same error
+            # (OpenVINO 2026.4, measured): let the others finish, then start a fresh queue, so
+            # that a bad batch costs only itself.
+            try:
+                self._queue.wait_all()
+            except RuntimeError:
+                pass
+            self._queue = self._new_queue()
+            raise
         if any(outputs is None for outputs in frames):
             raise BackendError('OpenVINO returned no outputs for a frame of the batch')
         return tuple(np.concatenate(outputs) for outputs in zip(*frames))
 
-    def _keep_outputs(self, request, index: int) -> None:
-        self._frame_outputs[index] = self._outputs_of(request)
+    def _new_queue(self):
+        import openvino
+        queue = openvino.AsyncInferQueue(self.compiled, self.parallel_frames)
+        queue.set_callback(self._keep_outputs)
+        return queue
+
+    def _keep_outputs(self, request, destination: Tuple[list, int]) -> None:
+        frames, index = destination
+        frames[index] = self._outputs_of(request)
 
     def _outputs_of(self, request) -> Tuple[np.ndarray, ...]:
         return tuple(request.get_output_tensor(i).data.copy()
