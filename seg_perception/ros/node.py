@@ -111,7 +111,7 @@ class SegmentationNode(LifecycleNode):
         """Read the parameters, load the model, create the publishers and diagnostics."""
         try:
             self.settings = parameters.read_settings(self)
-            segmenter = self._segmenter_factory(with_node_batches(self.settings))
+            segmenter = self._new_segmenter()
         except Exception as error:  # whatever stops the model loading fails the transition
             self.last_error = _describe(error)
             self.get_logger().error(f'configure failed: {self.last_error}')
@@ -131,11 +131,15 @@ class SegmentationNode(LifecycleNode):
             + (f' ({engines})' if engines else ''))
         return super().on_configure(state)
 
+    def _new_segmenter(self) -> Segmenter:
+        """Build the model, asking its engine for the frames the node batches side by side."""
+        return self._segmenter_factory(with_node_batches(self.settings))
+
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Load the model again if deactivate released it, subscribe and start the worker."""
         if self.pipeline.segmenter is None:
             try:
-                self.pipeline.segmenter = self._segmenter_factory(with_node_batches(self.settings))
+                self.pipeline.segmenter = self._new_segmenter()
             except Exception as error:  # whatever stops the model loading fails the transition
                 self.last_error = _describe(error)
                 self.get_logger().error(f'activate failed: {self.last_error}')

@@ -18,11 +18,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from seg_perception.tools.drive import drive_frames
-from seg_perception.tools.harness import node_and_driver, node_command
+from seg_perception.tools.drive import drive_node
 from seg_perception.tools.semantic_eval import evaluate_semantic
-
-_TOPIC = '/camera/image_raw'
 
 #: (key, description, parameter overrides) of each variant, in the order they run.
 VARIANTS: Tuple[Tuple[str, str, Tuple[str, ...]], ...] = (
@@ -58,23 +55,19 @@ def drive_rows(source: Path, labels: Optional[Path], params_file: Path, weights_
     """
     log_dir = Path(tempfile.mkdtemp(prefix='seg_perception_bench_drive_'))
     print(f'  (node logs and images in {log_dir})', flush=True)
-    options = argparse.Namespace(source=source, limit=limit, fps=10.0,
-                                 frame_id='camera_optical_frame', encoding='rgb8',
+    options = argparse.Namespace(params_file=params_file, weights_dir=weights_dir,
+                                 source=source, limit=limit, topic='/camera/image_raw',
+                                 encoding='rgb8', fps=10.0, frame_id='camera_optical_frame',
                                  timeout=120.0)
     rows = []
     for key, description, overrides in VARIANTS:
         if variants and key not in variants:
             continue
         out = log_dir / key
-        (out / 'overlay').mkdir(parents=True)
-        (out / 'semantic').mkdir()
-        extra = [part for override in overrides for part in ('-p', override)]
-        command = node_command(params_file, _TOPIC, weights_dir, extra)
-        with node_and_driver(command, out / 'node.log', _TOPIC) as (_, driver):
-            latencies = np.array(drive_frames(options, driver, out / 'overlay',
-                                              out / 'semantic', quiet=True))
+        ros_args = [part for override in overrides for part in ('-p', override)]
+        latencies = np.array(drive_node(options, out, ros_args, quiet=True))
         if latencies.size == 0:
-            raise RuntimeError(f'bench drive: {key} returned no frame; see {out / "node.log"}')
+            raise RuntimeError(f'{key} returned no frame; see {out / "node.log"}')
         scores = _scores(out / 'semantic', labels)
         rows.append({
             'key': key, 'description': description, 'frames': int(latencies.size),

@@ -9,7 +9,7 @@ import argparse
 from pathlib import Path
 import sys
 import time
-from typing import List
+from typing import List, Sequence
 
 import cv2
 import numpy as np
@@ -19,13 +19,9 @@ from seg_perception.tools.harness import add_settings_arguments, node_and_driver
 from seg_perception.tools.image_source import iter_frames
 
 
-def drive_frames(args: argparse.Namespace, driver, overlay_dir: Path, semantic_dir: Path,
-                 quiet: bool = False) -> List[float]:
-    """Send every frame in lock-step, save its overlay and semantic PNGs; return latencies, ms.
-
-    ``args`` holds ``drive``'s ``source``, ``limit``, ``fps``, ``frame_id``, ``encoding`` and
-    ``timeout``; ``quiet`` leaves out the line per frame.
-    """
+def _drive_frames(args: argparse.Namespace, driver, overlay_dir: Path, semantic_dir: Path,
+                  quiet: bool) -> List[float]:
+    """Send every frame in lock-step, save its overlay and semantic PNGs; return latencies, ms."""
     from seg_perception.ros.driver import (decode_output, make_camera_msg, ns_to_header,
                                            stamp_to_ns)
 
@@ -74,21 +70,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              'node log is OUT/node.log')
 
 
+def drive_node(args: argparse.Namespace, out: Path, ros_args: Sequence[str] = (),
+               quiet: bool = False) -> List[float]:
+    """Start the node, feed it ``args.source`` in lock-step; return each frame's latency, ms.
+
+    Args:
+        args: ``drive``'s ``params_file``, ``weights_dir``, ``source``, ``limit``, ``topic``,
+            ``encoding``, ``fps``, ``frame_id`` and ``timeout``.
+        out: folder of ``overlay/`` and ``semantic/`` PNGs and the node's ``node.log``.
+        ros_args: more ROS arguments of the node (``-p name:=value``, ``--log-level ...``).
+        quiet: leave out the line per frame.
+
+    Raises:
+        RuntimeError: the node did not come up (the message names its log).
+
+    """
+    topic = args.topic.rstrip('/') + ('/compressed' if args.encoding == 'jpeg' else '')
+    overlay_dir, semantic_dir = out / 'overlay', out / 'semantic'
+    overlay_dir.mkdir(parents=True, exist_ok=True)
+    semantic_dir.mkdir(parents=True, exist_ok=True)
+    command = node_command(args.params_file, topic, args.weights_dir, list(ros_args))
+    with node_and_driver(command, out / 'node.log', topic) as (_, driver):
+        return _drive_frames(args, driver, overlay_dir, semantic_dir, quiet)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``drive``; return the exit code."""
     if args.source is None:
         print('no source given and no sample data found: pass an image folder or video',
               file=sys.stderr)
         return 2
-    topic = args.topic.rstrip('/') + ('/compressed' if args.encoding == 'jpeg' else '')
-    overlay_dir, semantic_dir = args.out / 'overlay', args.out / 'semantic'
-    overlay_dir.mkdir(parents=True, exist_ok=True)
-    semantic_dir.mkdir(parents=True, exist_ok=True)
-    command = node_command(args.params_file, topic, args.weights_dir,
-                           ['--log-level', f'seg_perception:={args.log_level}'])
     try:
-        with node_and_driver(command, args.out / 'node.log', topic) as (_, driver):
-            latencies = drive_frames(args, driver, overlay_dir, semantic_dir)
+        latencies = drive_node(args, args.out,
+                               ['--log-level', f'seg_perception:={args.log_level}'])
     except RuntimeError as error:
         print(error, file=sys.stderr)
         return 1
@@ -96,5 +110,5 @@ def run(args: argparse.Namespace) -> int:
         values = np.array(latencies)
         print(f'{len(values)} frames: latency mean {values.mean():.1f} ms, median '
               f'{np.median(values):.1f} ms, p90 {np.percentile(values, 90):.1f} ms; '
-              f'overlays in {overlay_dir}, semantic in {semantic_dir}')
+              f'overlays in {args.out / "overlay"}, semantic in {args.out / "semantic"}')
     return 0 if latencies else 1
